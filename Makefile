@@ -1,0 +1,49 @@
+# Open vSwitch flow observability: build driver.
+#
+#   make              build the patched tree in build/ovs (incremental)
+#   make demo         install what is missing, build, run the local demo
+#   make check        install what is missing, build, run every test
+#   make check-full   the whole OVS testsuite, base and patched, compared
+#   make bench        measure what the probes and tools cost (not in check)
+#   make patches      regenerate patches/ from the commits in build/ovs
+#   make apply-series DEST=dir
+#                     apply the series with git am to a fresh base in dir
+#   make deps         install the Debian packages everything needs
+
+SHELL := /bin/bash
+TOP := $(CURDIR)
+
+.PHONY: all build deps demo check check-full bench patches apply-series \
+	clean distclean
+
+all: build
+
+build:
+	@$(TOP)/scripts/build.sh
+
+deps:
+	@$(TOP)/scripts/deps.sh
+
+demo: deps build
+	@$(TOP)/scripts/demo.sh
+
+check: deps build
+	@$(TOP)/scripts/check.sh
+
+check-full: deps build
+	@$(TOP)/scripts/check-full.sh
+
+bench: deps build
+	@$(TOP)/scripts/bench.sh
+
+patches:
+	@$(TOP)/scripts/patches.sh regen
+
+apply-series:
+	@$(TOP)/scripts/patches.sh apply "$(DEST)"
+
+clean:
+	@[ ! -f build/ovs/Makefile ] || $(MAKE) -s -C build/ovs clean
+
+distclean:
+	rm -rf build

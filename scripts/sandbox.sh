@@ -1,0 +1,46 @@
+#!/bin/bash
+# Sourced by the demo and the benchmarks: runs ovsdb-server and ovs-vswitchd
+# from build/ovs in a private run directory, on the dummy (userspace)
+# datapath, with nothing installed on the system.
+#
+#   sandbox_start DIR [vswitchd options]   start, exporting OVS_* variables
+#   sandbox_stop                           stop both daemons
+#   vsctl ..., appctl ..., ofctl ...       the tools, pointed at the sandbox
+
+: "${OVS_BUILD:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/ovs}"
+
+vsctl() { "$OVS_BUILD/utilities/ovs-vsctl" --timeout=10 "$@"; }
+appctl() { "$OVS_BUILD/utilities/ovs-appctl" --timeout=10 "$@"; }
+ofctl() { "$OVS_BUILD/utilities/ovs-ofctl" "$@"; }
+
+sandbox_start() {
+    local dir=$1
+    shift
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    export OVS_RUNDIR=$dir OVS_LOGDIR=$dir OVS_DBDIR=$dir OVS_SYSCONFDIR=$dir
+    export OVS_PKGDATADIR=$dir
+    "$OVS_BUILD/ovsdb/ovsdb-tool" create "$dir/conf.db" \
+        "$OVS_BUILD/vswitchd/vswitch.ovsschema"
+    "$OVS_BUILD/ovsdb/ovsdb-server" --detach --no-chdir \
+        --pidfile="$dir/ovsdb-server.pid" \
+        --log-file="$dir/ovsdb-server.log" \
+        --remote="punix:$dir/db.sock" "$dir/conf.db"
+    vsctl --no-wait init
+    "$OVS_BUILD/vswitchd/ovs-vswitchd" --detach --no-chdir \
+        --pidfile="$dir/ovs-vswitchd.pid" \
+        --log-file="$dir/ovs-vswitchd.log" \
+        --enable-dummy=override --disable-system --disable-system-route \
+        "$@" "unix:$dir/db.sock"
+    SANDBOX_PID=$(cat "$dir/ovs-vswitchd.pid")
+    export SANDBOX_PID
+}
+
+sandbox_stop() {
+    [ -n "${OVS_RUNDIR:-}" ] || return 0
+    appctl -t "$OVS_RUNDIR/ovs-vswitchd.$SANDBOX_PID.ctl" exit \
+        >/dev/null 2>&1 || true
+    "$OVS_BUILD/utilities/ovs-appctl" -t "$OVS_RUNDIR/ovsdb-server.$(cat "$OVS_RUNDIR/ovsdb-server.pid" 2>/dev/null).ctl" \
+        exit >/dev/null 2>&1 || true
+}
