@@ -8,14 +8,18 @@
 # configure runs only once, and make rebuilds only what changed.
 #
 # Environment: CONFIGURE_FLAGS adds configure options; USDT=no builds without
-# --enable-usdt-probes (into build/ovs-nousdt unless OVS_DIR is set).
+# --enable-usdt-probes (into build/ovs-nousdt unless OVS_DIR is set);
+# BASE=yes builds the unpatched base, with probes (into build/ovs-base).
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 tarball=${OVS_TARBALL:-/usr/src/openvswitch/openvswitch.tar.gz}
 want_version=3.1.0
 usdt=${USDT:-yes}
-if [ "$usdt" = yes ]; then
+base_only=${BASE:-no}
+if [ "$base_only" = yes ]; then
+    ovs=${OVS_DIR:-$top/build/ovs-base}
+elif [ "$usdt" = yes ]; then
     ovs=${OVS_DIR:-$top/build/ovs}
 else
     ovs=${OVS_DIR:-$top/build/ovs-nousdt}
@@ -121,21 +125,29 @@ overlay() {
     [ "$n" = 0 ] || say "overlaid $n file(s)"
 }
 
-[ -d "$ovs/.git" ] || unpack_base
-
-state=$(cat "$ovs/.git/applied-series" 2>/dev/null || true)
-if [ "${state%% *}" != "$(series_hash)" ]; then
+# Brings build/ovs to the series in patches/: applies it again only when
+# patches/ changed, and refuses to when build/ovs has work that patches/
+# lacks.
+sync_series() {
+    local state head
+    state=$(cat "$ovs/.git/applied-series" 2>/dev/null || true)
+    [ "${state%% *}" != "$(series_hash)" ] || return 0
     if [ -n "$state" ]; then
         head=$(git -C "$ovs" rev-parse HEAD)
         if [ "${state#* }" != "$head" ] || \
            [ -n "$(git -C "$ovs" status --porcelain --untracked-files=no)" ]; then
-            die "build/ovs has commits or edits that patches/ lacks: run 'make patches' first (or 'make distclean')"
+            die "$ovs has commits or edits that patches/ lacks: run 'make patches' first (or 'make distclean')"
         fi
     fi
     apply_series
-fi
+}
 
-overlay
+[ -d "$ovs/.git" ] || unpack_base
+# The unpatched base (BASE=yes) gets neither the series nor our files.
+if [ "$base_only" != yes ]; then
+    sync_series
+    overlay
+fi
 [ "$series_only" = yes ] && exit 0
 
 cd "$ovs"
