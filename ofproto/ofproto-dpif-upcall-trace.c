@@ -1,0 +1,996 @@
+/*
+ * Copyright (c) 2026 Flow Observability Team.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at:
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+#include <config.h>
+
+#include "ofproto-dpif-upcall-trace.h"
+
+#include <errno.h>
+#include <inttypes.h>
+
+#include "dpif.h"
+#include "hash.h"
+#include "odp-util.h"
+#include "ofproto-dpif.h"
+#include "ofproto-dpif-trace.h"
+#include "ofproto-dpif-upcall.h"
+#include "ofproto-dpif-xlate.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/hmap.h"
+#include "openvswitch/list.h"
+#include "openvswitch/match.h"
+#include "openvswitch/ofp-flow.h"
+#include "openvswitch/ofp-port.h"
+#include "openvswitch/shash.h"
+#include "openvswitch/thread.h"
+#include "openvswitch/vlog.h"
+#include "timeval.h"
+#include "unixctl.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(ofproto_dpif_upcall_trace);
+
+/* Locking
+ * =======
+ *
+ * Three kinds of threads use a tracer concurrently:
+ *
+ *   - Threads that translate upcalls (handler threads, or PMD threads and the
+ *     main thread with the userspace datapath) start and add to traces.
+ *
+ *   - Revalidator threads add verdicts to traces.
+ *
+ *   - The main thread runs the upcall/trace commands, which read all the
+ *     traces, and enable or disable tracing.
+ *
+ * 'enabled' is an atomic that upcall_xlate() reads with a relaxed load: when
+ * tracing is disabled this is the whole cost of the feature per upcall.  When
+ * it is enabled, the filter is read through the RCU pointer 'filter', which
+ * never changes while it is published: matching an upcall against the filter
+ * takes no lock.  Disabling tracing unpublishes the filter and frees it after
+ * an RCU grace period, so an upcall that still uses it is safe.
+ *
+ * Everything else (the traces, and the configuration that the commands show)
+ * lives in 'struct uptrace_state' and is guarded by its 'mutex'.  Writers take
+ * it only for a trace that exists, to append what they formatted beforehand
+ * without the lock:
+ *
+ *   - a translation that matched the filter or resumed a traced frozen state,
+ *     once at the end of the translation;
+ *
+ *   - the installation of a datapath flow, and each revalidator verdict, only
+ *     when its udpif_key has a nonzero trace id and tracing is enabled.  A
+ *     verdict on an untraced flow (trace id 0) costs one test, no lock.
+ *
+ * The mutex is a leaf: no other lock is taken while it is held.  It is taken
+ * while the revalidator holds a ukey's mutex, never the other way around.
+ *
+ * Memory bounds
+ * =============
+ *
+ * A tracer holds at most 'max_traces' traces (UPTRACE_DEFAULT_MAX_TRACES by
+ * default, at most UPTRACE_MAX_MAX_TRACES): creating one more evicts the
+ * oldest.  One trace holds at most:
+ *
+ *   - UPTRACE_MAX_ROUNDS translation rounds, further rounds are counted but
+ *     not kept;
+ *
+ *   - UPTRACE_MAX_TEXT bytes of translation text over all its rounds: the
+ *     round that crosses the limit is truncated, later ones are counted but
+ *     not kept;
+ *
+ *   - UPTRACE_MAX_FLOWS datapath flows, each with its key and mask (at most
+ *     UPTRACE_MAX_FLOW_TEXT bytes) and its UPTRACE_MAX_EVENTS most recent
+ *     events (installation, modification, deletion), plus the count of its
+ *     "keep" verdicts.
+ *
+ * so that a trace takes less than about 100 kB, and a tracer with the
+ * default limit less than about 6.5 MB. */
+
+#define UPTRACE_DEFAULT_MAX_TRACES 64
+#define UPTRACE_MAX_MAX_TRACES 1024
+#define UPTRACE_MAX_ROUNDS 16
+#define UPTRACE_MAX_TEXT (64 * 1024)
+#define UPTRACE_MAX_FLOWS 32
+#define UPTRACE_MAX_FLOW_TEXT 1024
+#define UPTRACE_MAX_EVENTS 16
+
+/* Trace ids are unique in the process, never reused, and never 0. */
+static atomic_uint64_t uptrace_next_id = ATOMIC_VAR_INIT(1);
+
+/* An upcall filter.  Immutable while it is published in 'uptrace->filter'. */
+struct uptrace_filter {
+    struct minimatch match;     /* Matched against the upcall's flow. */
+    struct uuid ofproto_uuid;   /* The bridge whose upcalls are traced. */
+};
+
+/* A translation round: one upcall's translation. */
+struct uptrace_round {
+    long long int when;         /* Wall clock time, in ms. */
+    uint32_t recirc_id;         /* Upcall's recirc_id, 0 for a first round. */
+    bool matches_filter;        /* Whether the upcall's flow matches it. */
+    char *text;                 /* The trace, as ofproto/trace prints it. */
+};
+
+enum uptrace_event_type {
+    UPTRACE_EV_INSTALL,         /* A handler installed the flow. */
+    UPTRACE_EV_VERDICT,         /* The revalidator modified or deleted it. */
+};
+
+struct uptrace_event {
+    long long int when;         /* Wall clock time, in ms. */
+    enum uptrace_event_type type;
+    int result;                 /* enum reval_result, for a verdict. */
+    int reason;                 /* enum flow_del_reason, for a verdict. */
+    enum uptrace_phase phase;   /* For a verdict. */
+    unsigned pmd_id;            /* For an installation. */
+};
+
+/* A datapath flow that a traced translation installed. */
+struct uptrace_flow {
+    ovs_u128 ufid;
+    char *match;                /* Datapath key and mask, as dpctl prints. */
+    unsigned long long n_keeps; /* Number of "keep" verdicts. */
+    long long int last_keep;    /* Wall clock time of the last one. */
+
+    /* The UPTRACE_MAX_EVENTS most recent events, a ring. */
+    struct uptrace_event events[UPTRACE_MAX_EVENTS];
+    size_t n_events;            /* Total number of events ever recorded. */
+};
+
+struct uptrace_trace {
+    struct hmap_node hmap_node; /* In 'state->traces', by hash of 'id'. */
+    struct ovs_list list_node;  /* In 'state->traces_lru', oldest first. */
+    uint64_t id;
+    long long int created;      /* Wall clock time, in ms. */
+    char *flow;                 /* The first round's flow. */
+
+    struct uptrace_round rounds[UPTRACE_MAX_ROUNDS];
+    size_t n_rounds;            /* Rounds kept in 'rounds'. */
+    size_t n_dropped_rounds;    /* Rounds beyond the limits. */
+    size_t text_bytes;          /* Sum of the rounds' text lengths. */
+
+    struct uptrace_flow *flows[UPTRACE_MAX_FLOWS];
+    size_t n_flows;
+    size_t n_dropped_flows;
+};
+
+struct uptrace_state {
+    struct ovs_mutex mutex;
+    bool enabled OVS_GUARDED;
+    char *bridge OVS_GUARDED;           /* Bridge named in create. */
+    char *filter OVS_GUARDED;           /* The filter, formatted. */
+    size_t max_traces OVS_GUARDED;
+    struct hmap traces OVS_GUARDED;     /* Contains "struct uptrace_trace". */
+    struct ovs_list traces_lru OVS_GUARDED;
+    unsigned long long n_evicted OVS_GUARDED;
+};
+
+/* Context of one traced translation, from uptrace_upcall_begin() to
+ * uptrace_upcall_end(). */
+struct uptrace_upcall {
+    struct ovs_list nodes;      /* Trace nodes that translation adds. */
+    struct flow flow;           /* Flow before translation. */
+    uint64_t trace_id;
+    bool new_trace;             /* True if the trace is to be created. */
+    bool matches_filter;        /* Whether 'flow' matches the filter. */
+    long long int when;
+};
+
+struct uptrace *
+uptrace_create(void)
+{
+    struct uptrace *tracer = xzalloc(sizeof *tracer);
+    struct uptrace_state *state = xzalloc(sizeof *state);
+
+    atomic_init(&tracer->enabled, false);
+    ovsrcu_init(&tracer->filter, NULL);
+    ovs_mutex_init(&state->mutex);
+    hmap_init(&state->traces);
+    ovs_list_init(&state->traces_lru);
+    tracer->state = state;
+    return tracer;
+}
+
+static void
+uptrace_filter_free(struct uptrace_filter *filter)
+{
+    if (filter) {
+        minimatch_destroy(&filter->match);
+        free(filter);
+    }
+}
+
+static void
+uptrace_flow_free(struct uptrace_flow *flow)
+{
+    free(flow->match);
+    free(flow);
+}
+
+static void
+uptrace_trace_free(struct uptrace_trace *trace)
+{
+    for (size_t i = 0; i < trace->n_rounds; i++) {
+        free(trace->rounds[i].text);
+    }
+    for (size_t i = 0; i < trace->n_flows; i++) {
+        uptrace_flow_free(trace->flows[i]);
+    }
+    free(trace->flow);
+    free(trace);
+}
+
+static void
+uptrace_remove_trace(struct uptrace_state *state, struct uptrace_trace *trace)
+    OVS_REQUIRES(state->mutex)
+{
+    hmap_remove(&state->traces, &trace->hmap_node);
+    ovs_list_remove(&trace->list_node);
+    uptrace_trace_free(trace);
+}
+
+/* Disables tracing on 'tracer' and frees its traces.  Returns the number of
+ * traces freed. */
+static size_t
+uptrace_disable(struct uptrace *tracer)
+{
+    struct uptrace_state *state = tracer->state;
+    struct uptrace_filter *filter;
+    struct uptrace_trace *trace;
+    size_t n = 0;
+
+    atomic_store_relaxed(&tracer->enabled, false);
+    filter = ovsrcu_get_protected(struct uptrace_filter *, &tracer->filter);
+    ovsrcu_set(&tracer->filter, NULL);
+    if (filter) {
+        ovsrcu_postpone(uptrace_filter_free, filter);
+    }
+
+    ovs_mutex_lock(&state->mutex);
+    state->enabled = false;
+    LIST_FOR_EACH_SAFE (trace, list_node, &state->traces_lru) {
+        uptrace_remove_trace(state, trace);
+        n++;
+    }
+    free(state->bridge);
+    state->bridge = NULL;
+    free(state->filter);
+    state->filter = NULL;
+    ovs_mutex_unlock(&state->mutex);
+
+    return n;
+}
+
+void
+uptrace_destroy(struct uptrace *tracer)
+{
+    if (tracer) {
+        struct uptrace_state *state = tracer->state;
+
+        uptrace_disable(tracer);
+        ovs_mutex_lock(&state->mutex);
+        hmap_destroy(&state->traces);
+        ovs_mutex_unlock(&state->mutex);
+        ovs_mutex_destroy(&state->mutex);
+        free(state);
+        free(tracer);
+    }
+}
+
+static struct uptrace_trace *
+uptrace_find(struct uptrace_state *state, uint64_t id)
+    OVS_REQUIRES(state->mutex)
+{
+    struct uptrace_trace *trace;
+
+    HMAP_FOR_EACH_WITH_HASH (trace, hmap_node, hash_uint64(id),
+                             &state->traces) {
+        if (trace->id == id) {
+            return trace;
+        }
+    }
+    return NULL;
+}
+
+/* Called by upcall_xlate(), only when uptrace_enabled(tracer), for a miss
+ * upcall whose translation 'xin' (already initialized by xlate_in_init())
+ * is about to start, in bridge 'ofproto'.
+ *
+ * If the upcall resumes a frozen state that carries a trace id, the upcall
+ * joins that trace if it is still held, whatever the filter says.  Otherwise
+ * the upcall starts a new trace if its flow matches the filter.  In both
+ * cases, sets 'xin->trace' and 'xin->trace_id' and returns a context that
+ * the caller must pass to uptrace_upcall_end() after the translation.
+ * Otherwise returns NULL and leaves 'xin' alone. */
+struct uptrace_upcall *
+uptrace_upcall_begin(struct uptrace *tracer,
+                     const struct ofproto_dpif *ofproto, struct xlate_in *xin)
+{
+    struct uptrace_state *state = tracer->state;
+    const struct uptrace_filter *filter;
+    struct uptrace_upcall *ut;
+    uint64_t id = xin->trace_id;
+    bool new_trace = false;
+    bool matches;
+
+    filter = ovsrcu_get(struct uptrace_filter *, &tracer->filter);
+    matches = (filter
+               && uuid_equals(&filter->ofproto_uuid, &ofproto->uuid)
+               && minimatch_matches_flow(&filter->match, &xin->flow));
+    if (id) {
+        bool found;
+
+        ovs_mutex_lock(&state->mutex);
+        found = state->enabled && uptrace_find(state, id);
+        ovs_mutex_unlock(&state->mutex);
+        if (!found) {
+            return NULL;
+        }
+    } else if (matches) {
+        atomic_add_relaxed(&uptrace_next_id, 1, &id);
+        new_trace = true;
+    } else {
+        return NULL;
+    }
+
+    ut = xmalloc(sizeof *ut);
+    ovs_list_init(&ut->nodes);
+    ut->flow = xin->flow;
+    ut->trace_id = id;
+    ut->new_trace = new_trace;
+    ut->matches_filter = matches;
+    ut->when = time_wall_msec();
+
+    xin->trace = &ut->nodes;
+    xin->trace_id = id;
+    return ut;
+}
+
+static void
+uptrace_format_time(struct ds *s, long long int when)
+{
+    ds_put_strftime_msec(s, "%Y-%m-%dT%H:%M:%S.###Z", when, true);
+}
+
+/* Formats one translation round into 's', like ofproto/trace does. */
+static void
+uptrace_format_round(struct ds *s, struct uptrace_upcall *ut,
+                     const struct xlate_in *xin, const struct xlate_out *xout,
+                     int xlate_error, const struct flow_wildcards *wc,
+                     const struct ofpbuf *odp_actions)
+{
+    ds_put_cstr(s, "Flow: ");
+    flow_format(s, &ut->flow, NULL);
+    ds_put_char(s, '\n');
+
+    oftrace_node_list_format(s, &ut->nodes);
+
+    ds_put_cstr(s, "\nFinal flow: ");
+    if (flow_equal(&ut->flow, &xin->flow)) {
+        ds_put_cstr(s, "unchanged");
+    } else {
+        flow_format(s, &xin->flow, NULL);
+    }
+    ds_put_char(s, '\n');
+
+    if (wc) {
+        struct match match;
+
+        ds_put_cstr(s, "Megaflow: ");
+        match_init(&match, &ut->flow, wc);
+        match_format(&match, NULL, s, OFP_DEFAULT_PRIORITY);
+        ds_put_char(s, '\n');
+    }
+
+    ds_put_cstr(s, "Datapath actions: ");
+    if (odp_actions) {
+        format_odp_actions(s, odp_actions->data, odp_actions->size, NULL);
+    }
+    ds_put_char(s, '\n');
+
+    if (xlate_error != XLATE_OK) {
+        ds_put_format(s, "Translation failed (%s), packet is dropped.\n",
+                      xlate_strerror(xlate_error));
+    } else if (xout->slow) {
+        enum slow_path_reason slow;
+
+        ds_put_cstr(s, "This flow is handled by the userspace slow path "
+                    "because it:\n");
+        for (slow = xout->slow; slow; slow = zero_rightmost_1bit(slow)) {
+            enum slow_path_reason bit = rightmost_1bit(slow);
+
+            ds_put_format(s, "  - %s.\n",
+                          slow_path_reason_to_explanation(bit));
+        }
+    }
+}
+
+/* Adds the round in 's' (whose contents it steals) to 'trace', within the
+ * trace's memory bounds. */
+static void
+uptrace_add_round(struct uptrace_trace *trace,
+                  const struct uptrace_upcall *ut, struct ds *s)
+{
+    struct uptrace_round *round;
+
+    if (trace->n_rounds >= UPTRACE_MAX_ROUNDS
+        || trace->text_bytes >= UPTRACE_MAX_TEXT) {
+        trace->n_dropped_rounds++;
+        return;
+    }
+    if (trace->text_bytes + s->length > UPTRACE_MAX_TEXT) {
+        ds_truncate(s, UPTRACE_MAX_TEXT - trace->text_bytes);
+        ds_put_format(s, "\n[Truncated: this trace reached its limit of %d "
+                      "bytes of translation text.]\n", UPTRACE_MAX_TEXT);
+    }
+
+    round = &trace->rounds[trace->n_rounds++];
+    round->when = ut->when;
+    round->recirc_id = ut->flow.recirc_id;
+    round->matches_filter = ut->matches_filter;
+    trace->text_bytes += s->length;
+    round->text = ds_steal_cstr(s);
+}
+
+/* Finishes the traced translation 'ut' that uptrace_upcall_begin() started:
+ * formats the round (from the translation's 'xin', 'xout', 'xlate_error' (an
+ * enum xlate_error), 'wc' (may be NULL) and 'odp_actions' (may be NULL)),
+ * adds it to its trace, creating the trace if needed, and frees 'ut'. */
+void
+uptrace_upcall_end(struct uptrace *tracer, struct uptrace_upcall *ut,
+                   const struct xlate_in *xin, const struct xlate_out *xout,
+                   int xlate_error, const struct flow_wildcards *wc,
+                   const struct ofpbuf *odp_actions)
+{
+    struct uptrace_state *state = tracer->state;
+    struct uptrace_trace *trace;
+    struct ds flow_s = DS_EMPTY_INITIALIZER;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    /* Format everything before taking the mutex. */
+    uptrace_format_round(&s, ut, xin, xout, xlate_error, wc, odp_actions);
+    oftrace_node_list_destroy(&ut->nodes);
+    if (ut->new_trace) {
+        flow_format(&flow_s, &ut->flow, NULL);
+    }
+
+    ovs_mutex_lock(&state->mutex);
+    trace = state->enabled ? uptrace_find(state, ut->trace_id) : NULL;
+    if (!trace && ut->new_trace && state->enabled) {
+        trace = xzalloc(sizeof *trace);
+        trace->id = ut->trace_id;
+        trace->created = ut->when;
+        trace->flow = ds_steal_cstr(&flow_s);
+        hmap_insert(&state->traces, &trace->hmap_node, hash_uint64(trace->id));
+        ovs_list_push_back(&state->traces_lru, &trace->list_node);
+
+        while (hmap_count(&state->traces) > state->max_traces) {
+            struct uptrace_trace *oldest;
+
+            oldest = CONTAINER_OF(ovs_list_front(&state->traces_lru),
+                                  struct uptrace_trace, list_node);
+            uptrace_remove_trace(state, oldest);
+            state->n_evicted++;
+        }
+    }
+    if (trace) {
+        uptrace_add_round(trace, ut, &s);
+    }
+    ovs_mutex_unlock(&state->mutex);
+
+    ds_destroy(&flow_s);
+    ds_destroy(&s);
+    free(ut);
+}
+
+static struct uptrace_flow *
+uptrace_find_flow(struct uptrace_trace *trace, const ovs_u128 *ufid)
+{
+    for (size_t i = 0; i < trace->n_flows; i++) {
+        if (ovs_u128_equals(trace->flows[i]->ufid, *ufid)) {
+            return trace->flows[i];
+        }
+    }
+    return NULL;
+}
+
+static void
+uptrace_add_event(struct uptrace_flow *flow, const struct uptrace_event *ev)
+{
+    flow->events[flow->n_events++ % UPTRACE_MAX_EVENTS] = *ev;
+}
+
+/* Records in trace 'trace_id' that the datapath flow 'ufid', whose key and
+ * mask are the 'key_len' bytes of 'key' and the 'mask_len' bytes of 'mask',
+ * was installed for PMD 'pmd_id'. */
+void
+uptrace_flow_installed(struct uptrace *tracer, uint64_t trace_id,
+                       const ovs_u128 *ufid, unsigned pmd_id,
+                       const struct nlattr *key, size_t key_len,
+                       const struct nlattr *mask, size_t mask_len)
+{
+    struct uptrace_state *state = tracer->state;
+    struct uptrace_event ev = {
+        .when = time_wall_msec(),
+        .type = UPTRACE_EV_INSTALL,
+        .pmd_id = pmd_id,
+    };
+    struct uptrace_trace *trace;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    if (!trace_id || !uptrace_enabled(tracer)) {
+        return;
+    }
+
+    odp_flow_format(key, key_len, mask, mask_len, NULL, &s, false);
+    if (s.length > UPTRACE_MAX_FLOW_TEXT) {
+        ds_truncate(&s, UPTRACE_MAX_FLOW_TEXT);
+        ds_put_cstr(&s, "...");
+    }
+
+    ovs_mutex_lock(&state->mutex);
+    trace = state->enabled ? uptrace_find(state, trace_id) : NULL;
+    if (trace) {
+        struct uptrace_flow *flow = uptrace_find_flow(trace, ufid);
+
+        if (!flow && trace->n_flows < UPTRACE_MAX_FLOWS) {
+            flow = xzalloc(sizeof *flow);
+            flow->ufid = *ufid;
+            flow->match = ds_steal_cstr(&s);
+            trace->flows[trace->n_flows++] = flow;
+        } else if (!flow) {
+            trace->n_dropped_flows++;
+        }
+        if (flow) {
+            uptrace_add_event(flow, &ev);
+        }
+    }
+    ovs_mutex_unlock(&state->mutex);
+    ds_destroy(&s);
+}
+
+void
+uptrace_verdict__(struct uptrace *tracer, uint64_t trace_id,
+                  const ovs_u128 *ufid, int result, int reason,
+                  enum uptrace_phase phase)
+{
+    struct uptrace_state *state = tracer->state;
+    struct uptrace_trace *trace;
+    long long int now = time_wall_msec();
+
+    ovs_mutex_lock(&state->mutex);
+    trace = state->enabled ? uptrace_find(state, trace_id) : NULL;
+    if (trace) {
+        struct uptrace_flow *flow = uptrace_find_flow(trace, ufid);
+
+        if (flow && !result) {
+            /* UKEY_KEEP: count it, there would be one per flow every
+             * revalidation round. */
+            flow->n_keeps++;
+            flow->last_keep = now;
+        } else if (flow) {
+            struct uptrace_event ev = {
+                .when = now,
+                .type = UPTRACE_EV_VERDICT,
+                .result = result,
+                .reason = reason,
+                .phase = phase,
+            };
+            uptrace_add_event(flow, &ev);
+        }
+    }
+    ovs_mutex_unlock(&state->mutex);
+}
+
+/* Names of the values of enum reval_result, a USDT probe ABI (see
+ * Documentation/topics/usdt-probes.rst). */
+static const char *
+uptrace_result_name(int result)
+{
+    switch (result) {
+    case 0: return "kept";
+    case 1: return "deleted";
+    case 2: return "modified";
+    default: return "unknown verdict";
+    }
+}
+
+/* Names of the values of enum flow_del_reason in ofproto-dpif-upcall.c,
+ * a USDT probe ABI (values never change, new ones are appended), as the
+ * usdt-scripts print them. */
+static const char *const uptrace_reason_names[] = {
+    "none", "avoid_caching", "bad_odp_fit", "flow_idle", "flow_limit",
+    "flow_wildcarded", "no_ofproto", "purge", "too_expensive",
+    "update_fail", "xlation_error", "flow_missing_dp", "flow_limit_idle",
+    "unexpected_flow", "pmd_removed",
+};
+
+static void
+uptrace_format_event(struct ds *s, const struct uptrace_event *ev)
+{
+    ds_put_cstr(s, "    ");
+    uptrace_format_time(s, ev->when);
+    if (ev->type == UPTRACE_EV_INSTALL) {
+        ds_put_format(s, " installed");
+        if (ev->pmd_id != PMD_ID_NULL && ev->pmd_id != UINT32_MAX) {
+            ds_put_format(s, " (pmd %u)", ev->pmd_id);
+        }
+    } else {
+        ds_put_format(s, " %s by the revalidator (%s phase)",
+                      uptrace_result_name(ev->result),
+                      ev->phase == UPTRACE_DUMP ? "dump" : "sweep");
+        if (ev->result == 1) {
+            ds_put_cstr(s, ", reason ");
+            if (ev->reason >= 0
+                && ev->reason < ARRAY_SIZE(uptrace_reason_names)) {
+                ds_put_cstr(s, uptrace_reason_names[ev->reason]);
+            } else {
+                ds_put_format(s, "%d", ev->reason);
+            }
+        }
+    }
+    ds_put_char(s, '\n');
+}
+
+static void
+uptrace_format_flow(struct ds *s, const struct uptrace_flow *flow)
+{
+    size_t first = (flow->n_events > UPTRACE_MAX_EVENTS
+                    ? flow->n_events - UPTRACE_MAX_EVENTS : 0);
+
+    odp_format_ufid(&flow->ufid, s);
+    ds_put_format(s, " %s\n", flow->match);
+    if (first) {
+        ds_put_format(s, "    (%"PRIuSIZE" older events not kept)\n", first);
+    }
+    for (size_t i = first; i < flow->n_events; i++) {
+        uptrace_format_event(s, &flow->events[i % UPTRACE_MAX_EVENTS]);
+    }
+    if (flow->n_keeps) {
+        ds_put_format(s, "    %llu keep verdicts, the last at ",
+                      flow->n_keeps);
+        uptrace_format_time(s, flow->last_keep);
+        ds_put_char(s, '\n');
+    }
+}
+
+static void
+uptrace_format_trace(struct ds *s, const struct uptrace_state *state,
+                     const struct dpif_backer *backer,
+                     const struct uptrace_trace *trace)
+    OVS_REQUIRES(state->mutex)
+{
+    ds_put_format(s, "Trace %"PRIu64" on datapath %s, bridge %s, filter %s\n",
+                  trace->id, dpif_name(backer->dpif), state->bridge,
+                  state->filter);
+    ds_put_cstr(s, "Created: ");
+    uptrace_format_time(s, trace->created);
+    ds_put_char(s, '\n');
+
+    for (size_t i = 0; i < trace->n_rounds; i++) {
+        const struct uptrace_round *round = &trace->rounds[i];
+
+        ds_put_char(s, '\n');
+        ds_put_char_multiple(s, '=', 79);
+        ds_put_format(s, "\nRound %"PRIuSIZE" at ", i + 1);
+        uptrace_format_time(s, round->when);
+        if (round->recirc_id) {
+            ds_put_format(s, ", recirc_id %#"PRIx32, round->recirc_id);
+        }
+        if (i && !round->matches_filter) {
+            /* Another packet resumed a frozen state of this trace. */
+            ds_put_cstr(s, ", flow does not match the filter");
+        }
+        ds_put_char(s, '\n');
+        ds_put_char_multiple(s, '=', 79);
+        ds_put_char(s, '\n');
+        ds_put_cstr(s, round->text);
+    }
+    if (trace->n_dropped_rounds) {
+        ds_put_format(s, "\n(%"PRIuSIZE" more rounds not kept: limit of %d "
+                      "rounds or %d bytes reached)\n",
+                      trace->n_dropped_rounds, UPTRACE_MAX_ROUNDS,
+                      UPTRACE_MAX_TEXT);
+    }
+
+    ds_put_char(s, '\n');
+    ds_put_char_multiple(s, '=', 79);
+    ds_put_format(s, "\nDatapath flows installed: %"PRIuSIZE"\n",
+                  trace->n_flows);
+    ds_put_char_multiple(s, '=', 79);
+    ds_put_char(s, '\n');
+    for (size_t i = 0; i < trace->n_flows; i++) {
+        uptrace_format_flow(s, trace->flows[i]);
+    }
+    if (trace->n_dropped_flows) {
+        ds_put_format(s, "(%"PRIuSIZE" more flows not kept: limit of %d)\n",
+                      trace->n_dropped_flows, UPTRACE_MAX_FLOWS);
+    }
+}
+
+/* unixctl commands. */
+
+static struct uptrace *
+backer_tracer(const struct dpif_backer *backer)
+{
+    return backer->udpif ? udpif_get_tracer(backer->udpif) : NULL;
+}
+
+static void
+upcall_trace_unixctl_create(struct unixctl_conn *conn, int argc,
+                            const char *argv[], void *aux OVS_UNUSED)
+{
+    struct ofputil_port_map map = OFPUTIL_PORT_MAP_INITIALIZER(&map);
+    struct ofputil_flow_stats_request fsr;
+    enum ofputil_protocol usable_protocols;
+    struct uptrace_filter *filter;
+    struct ofproto_dpif *ofproto;
+    struct uptrace_state *state;
+    struct uptrace *tracer;
+    unsigned int max_traces = UPTRACE_DEFAULT_MAX_TRACES;
+    struct ds s = DS_EMPTY_INITIALIZER;
+    char *error;
+
+    ofproto = ofproto_dpif_lookup_by_name(argv[1]);
+    if (!ofproto) {
+        ds_put_format(&s, "%s: unknown bridge", argv[1]);
+        unixctl_command_reply_error(conn, ds_cstr(&s));
+        ds_destroy(&s);
+        return;
+    }
+    tracer = backer_tracer(ofproto->backer);
+    if (!tracer) {
+        unixctl_command_reply_error(conn, "bridge has no datapath");
+        return;
+    }
+    if (argc > 3 && (!str_to_uint(argv[3], 10, &max_traces)
+                     || !max_traces
+                     || max_traces > UPTRACE_MAX_MAX_TRACES)) {
+        ds_put_format(&s, "max_traces must be between 1 and %d",
+                      UPTRACE_MAX_MAX_TRACES);
+        unixctl_command_reply_error(conn, ds_cstr(&s));
+        ds_destroy(&s);
+        return;
+    }
+    if (uptrace_enabled(tracer)) {
+        ds_put_format(&s, "upcall tracing is already enabled on datapath %s "
+                      "(use upcall/trace/delete first)",
+                      dpif_name(ofproto->backer->dpif));
+        unixctl_command_reply_error(conn, ds_cstr(&s));
+        ds_destroy(&s);
+        return;
+    }
+
+    ofproto_append_ports_to_map(&map, ofproto->up.ports);
+    error = parse_ofp_flow_stats_request_str(&fsr, false, argv[2], &map, NULL,
+                                             &usable_protocols);
+    if (!error && (fsr.out_port != OFPP_ANY || fsr.out_group != OFPG_ANY
+                   || fsr.table_id != 0xff || fsr.cookie_mask)) {
+        error = xstrdup("only match fields are allowed");
+    }
+    if (error) {
+        ds_put_format(&s, "malformed filter: %s", error);
+        unixctl_command_reply_error(conn, ds_cstr(&s));
+        ofputil_port_map_destroy(&map);
+        ds_destroy(&s);
+        free(error);
+        return;
+    }
+
+    filter = xmalloc(sizeof *filter);
+    minimatch_init(&filter->match, &fsr.match);
+    filter->ofproto_uuid = ofproto->uuid;
+
+    state = tracer->state;
+    ovs_mutex_lock(&state->mutex);
+    state->enabled = true;
+    state->bridge = xstrdup(argv[1]);
+    match_format(&fsr.match, &map, &s, OFP_DEFAULT_PRIORITY);
+    if (!s.length) {
+        ds_put_cstr(&s, "(all upcalls)");
+    }
+    state->filter = ds_steal_cstr(&s);
+    state->max_traces = max_traces;
+    state->n_evicted = 0;
+    ds_put_format(&s, "upcall tracing enabled on datapath %s, bridge %s, "
+                  "filter %s, max_traces %u\n",
+                  dpif_name(ofproto->backer->dpif), state->bridge,
+                  state->filter, max_traces);
+    ovs_mutex_unlock(&state->mutex);
+
+    ovsrcu_set(&tracer->filter, filter);
+    atomic_store_relaxed(&tracer->enabled, true);
+
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ofputil_port_map_destroy(&map);
+    ds_destroy(&s);
+}
+
+static void
+upcall_trace_unixctl_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                          const char *argv[] OVS_UNUSED, void *aux OVS_UNUSED)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    const struct shash_node **backers;
+
+    backers = shash_sort(&all_dpif_backers);
+    for (size_t i = 0; i < shash_count(&all_dpif_backers); i++) {
+        const struct dpif_backer *backer = backers[i]->data;
+        struct uptrace *tracer = backer_tracer(backer);
+        struct uptrace_state *state;
+
+        if (!tracer) {
+            continue;
+        }
+        state = tracer->state;
+        ds_put_format(&s, "%s:\n", dpif_name(backer->dpif));
+        ovs_mutex_lock(&state->mutex);
+        if (state->enabled) {
+            ds_put_format(&s, "  tracing: enabled\n"
+                          "  bridge: %s\n"
+                          "  filter: %s\n"
+                          "  max_traces: %"PRIuSIZE"\n"
+                          "  traces: %"PRIuSIZE"\n"
+                          "  evicted: %llu\n",
+                          state->bridge, state->filter, state->max_traces,
+                          hmap_count(&state->traces), state->n_evicted);
+        } else {
+            ds_put_cstr(&s, "  tracing: disabled\n");
+        }
+        ovs_mutex_unlock(&state->mutex);
+    }
+    free(backers);
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+upcall_trace_unixctl_list(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                          const char *argv[] OVS_UNUSED, void *aux OVS_UNUSED)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    const struct shash_node **backers;
+
+    backers = shash_sort(&all_dpif_backers);
+    for (size_t i = 0; i < shash_count(&all_dpif_backers); i++) {
+        struct uptrace *tracer = backer_tracer(backers[i]->data);
+        const struct uptrace_trace *trace;
+        struct uptrace_state *state;
+
+        if (!tracer) {
+            continue;
+        }
+        state = tracer->state;
+        ovs_mutex_lock(&state->mutex);
+        LIST_FOR_EACH (trace, list_node, &state->traces_lru) {
+            ds_put_format(&s, "%"PRIu64" ", trace->id);
+            uptrace_format_time(&s, trace->created);
+            ds_put_format(&s, " rounds=%"PRIuSIZE" flows=%"PRIuSIZE" %s\n",
+                          trace->n_rounds + trace->n_dropped_rounds,
+                          trace->n_flows, trace->flow);
+        }
+        ovs_mutex_unlock(&state->mutex);
+    }
+    free(backers);
+    unixctl_command_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+upcall_trace_unixctl_get(struct unixctl_conn *conn, int argc OVS_UNUSED,
+                         const char *argv[], void *aux OVS_UNUSED)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    const struct shash_node **backers;
+    unsigned long long int id;
+    bool found = false;
+
+    if (!str_to_ullong(argv[1], 10, &id) || !id) {
+        unixctl_command_reply_error(conn, "invalid trace id");
+        return;
+    }
+
+    backers = shash_sort(&all_dpif_backers);
+    for (size_t i = 0; !found && i < shash_count(&all_dpif_backers); i++) {
+        const struct dpif_backer *backer = backers[i]->data;
+        struct uptrace *tracer = backer_tracer(backer);
+        const struct uptrace_trace *trace;
+        struct uptrace_state *state;
+
+        if (!tracer) {
+            continue;
+        }
+        state = tracer->state;
+        ovs_mutex_lock(&state->mutex);
+        trace = uptrace_find(state, id);
+        if (trace) {
+            uptrace_format_trace(&s, state, backer, trace);
+            found = true;
+        }
+        ovs_mutex_unlock(&state->mutex);
+    }
+    free(backers);
+
+    if (found) {
+        unixctl_command_reply(conn, ds_cstr(&s));
+    } else {
+        ds_put_format(&s, "no trace with id %llu", id);
+        unixctl_command_reply_error(conn, ds_cstr(&s));
+    }
+    ds_destroy(&s);
+}
+
+static void
+upcall_trace_unixctl_delete(struct unixctl_conn *conn, int argc,
+                            const char *argv[], void *aux OVS_UNUSED)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    const struct shash_node **backers;
+    struct uptrace *only = NULL;
+    bool any = false;
+
+    if (argc > 1) {
+        struct ofproto_dpif *ofproto = ofproto_dpif_lookup_by_name(argv[1]);
+
+        if (!ofproto) {
+            ds_put_format(&s, "%s: unknown bridge", argv[1]);
+            unixctl_command_reply_error(conn, ds_cstr(&s));
+            ds_destroy(&s);
+            return;
+        }
+        only = backer_tracer(ofproto->backer);
+    }
+
+    backers = shash_sort(&all_dpif_backers);
+    for (size_t i = 0; i < shash_count(&all_dpif_backers); i++) {
+        const struct dpif_backer *backer = backers[i]->data;
+        struct uptrace *tracer = backer_tracer(backer);
+
+        if (tracer && (!only || tracer == only) && uptrace_enabled(tracer)) {
+            size_t n = uptrace_disable(tracer);
+
+            ds_put_format(&s, "upcall tracing disabled on datapath %s, "
+                          "%"PRIuSIZE" traces freed\n",
+                          dpif_name(backer->dpif), n);
+            any = true;
+        }
+    }
+    free(backers);
+
+    if (any) {
+        unixctl_command_reply(conn, ds_cstr(&s));
+    } else {
+        unixctl_command_reply_error(conn, "upcall tracing is not enabled");
+    }
+    ds_destroy(&s);
+}
+
+void
+uptrace_init(void)
+{
+    unixctl_command_register("upcall/trace/create",
+                             "bridge filter [max_traces]", 2, 3,
+                             upcall_trace_unixctl_create, NULL);
+    unixctl_command_register("upcall/trace/show", "", 0, 0,
+                             upcall_trace_unixctl_show, NULL);
+    unixctl_command_register("upcall/trace/list", "", 0, 0,
+                             upcall_trace_unixctl_list, NULL);
+    unixctl_command_register("upcall/trace/get", "id", 1, 1,
+                             upcall_trace_unixctl_get, NULL);
+    unixctl_command_register("upcall/trace/delete", "[bridge]", 0, 1,
+                             upcall_trace_unixctl_delete, NULL);
+}

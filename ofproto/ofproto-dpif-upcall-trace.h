@@ -1,0 +1,124 @@
+/*
+ * Copyright (c) 2026 The Open vSwitch developers.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at:
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+
+#ifndef OFPROTO_DPIF_UPCALL_TRACE_H
+#define OFPROTO_DPIF_UPCALL_TRACE_H 1
+
+/* Live upcall tracing
+ * ===================
+ *
+ * ofproto/trace translates a flow that the user describes.  The upcall/trace
+ * commands instead record the translation of real upcalls, as they happen,
+ * with the same trace nodes that ofproto/trace prints, and then follow the
+ * datapath flows that these translations installed: every later verdict that
+ * the revalidator gives them (modify, delete and why) is added to the
+ * trace.
+ *
+ * There is one "struct uptrace" per udpif, that is, per datapath.  See
+ * ofproto-dpif-upcall-trace.c for the locking rules and the memory bounds,
+ * and Documentation/topics/upcall-tracing.rst for the user's view.
+ *
+ * Flow of a trace:
+ *
+ *   - upcall_xlate() calls uptrace_upcall_begin() when tracing is enabled.
+ *     If the upcall resumes a frozen state that carries a trace id, or if
+ *     its flow matches the filter, it returns a nonnull context and sets
+ *     'xin->trace' and 'xin->trace_id'; translation then fills the trace
+ *     nodes and stores the trace id in every frozen state it creates.
+ *     uptrace_upcall_end() formats the translation round and adds it to the
+ *     trace.
+ *
+ *   - The trace id is kept in the udpif_key.  ukey_install() calls
+ *     uptrace_flow_installed(), the revalidator calls uptrace_verdict() for
+ *     every verdict on a ukey with a nonzero trace id. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "openvswitch/types.h"
+#include "ovs-atomic.h"
+#include "ovs-rcu.h"
+
+struct flow_wildcards;
+struct nlattr;
+struct ofpbuf;
+struct ofproto_dpif;
+struct udpif;
+struct uptrace_filter;
+struct uptrace_upcall;
+struct xlate_in;
+struct xlate_out;
+
+/* Per-datapath upcall tracer.  Only 'enabled' may be read directly, and only
+ * with atomic_read_relaxed() (through uptrace_enabled()). */
+struct uptrace {
+    atomic_bool enabled;        /* Cheap check for the upcall fast path. */
+    OVSRCU_TYPE(struct uptrace_filter *) filter;
+    struct uptrace_state *state;        /* Guarded by the tracer's mutex. */
+};
+
+void uptrace_init(void);
+struct uptrace *uptrace_create(void);
+void uptrace_destroy(struct uptrace *);
+
+/* Returns true if upcall tracing is enabled on 'tracer'.  This is the only
+ * cost of the feature on an upcall when tracing is disabled: one relaxed
+ * atomic load and a branch. */
+static inline bool
+uptrace_enabled(struct uptrace *tracer)
+{
+    bool enabled;
+
+    atomic_read_relaxed(&tracer->enabled, &enabled);
+    return enabled;
+}
+
+struct uptrace_upcall *uptrace_upcall_begin(struct uptrace *,
+                                            const struct ofproto_dpif *,
+                                            struct xlate_in *);
+void uptrace_upcall_end(struct uptrace *, struct uptrace_upcall *,
+                        const struct xlate_in *, const struct xlate_out *,
+                        int xlate_error, const struct flow_wildcards *,
+                        const struct ofpbuf *odp_actions);
+
+void uptrace_flow_installed(struct uptrace *, uint64_t trace_id,
+                            const ovs_u128 *ufid, unsigned pmd_id,
+                            const struct nlattr *key, size_t key_len,
+                            const struct nlattr *mask, size_t mask_len);
+
+/* Phase in which the revalidator gave a verdict. */
+enum uptrace_phase {
+    UPTRACE_DUMP,               /* revalidate(). */
+    UPTRACE_SWEEP,              /* revalidator_sweep__() or dp_purge_cb(). */
+};
+
+void uptrace_verdict__(struct uptrace *, uint64_t trace_id,
+                       const ovs_u128 *ufid, int result, int reason,
+                       enum uptrace_phase);
+
+/* Records in trace 'trace_id' the revalidator's verdict 'result' (an enum
+ * reval_result) with 'reason' (an enum flow_del_reason) on the datapath flow
+ * 'ufid'.  Costs nothing more than a test when 'trace_id' is 0. */
+static inline void
+uptrace_verdict(struct uptrace *tracer, uint64_t trace_id,
+                const ovs_u128 *ufid, int result, int reason,
+                enum uptrace_phase phase)
+{
+    if (OVS_UNLIKELY(trace_id) && uptrace_enabled(tracer)) {
+        uptrace_verdict__(tracer, trace_id, ufid, result, reason, phase);
+    }
+}
+
+#endif /* ofproto-dpif-upcall-trace.h */
