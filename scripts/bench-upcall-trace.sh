@@ -2,7 +2,7 @@
 # Upcall tracing cost: upcalls per second of ovs-vswitchd (userspace
 # datapath, dummy-pmd port) in four setups:
 #
-#   base       the build without upcall tracing (BASE_BUILD)
+#   base       the unpatched base, without upcall tracing (BASE_BUILD)
 #   disabled   the build with upcall tracing (NEW_BUILD), tracing disabled
 #   nomatch    tracing enabled with a filter that no packet matches
 #   match      tracing enabled, every upcall traced (64-trace ring)
@@ -16,13 +16,13 @@
 #   environment: PACKETS (default 5000), RUNS (default 3), BENCH_DIR
 set -eu
 
-base_build=${1:-/work/main/build/ovs}
-new_build=${2:-/work/wt-trace}
+top=$(cd "$(dirname "$0")/.." && pwd)
+base_build=${1:-$top/build/ovs-base}
+new_build=${2:-$top/build/ovs}
 packets=${PACKETS:-5000}
 runs=${RUNS:-3}
 dir=${BENCH_DIR:-/tmp/bench-upcall-trace}
-sandbox=$(dirname "$0")/sandbox.sh
-[ -r "$sandbox" ] || sandbox=/work/main/scripts/sandbox.sh
+sandbox=$top/scripts/sandbox.sh
 
 mkdir -p "$dir"
 # Batches of at most 100 packets: the dummy rx queue holds 100.

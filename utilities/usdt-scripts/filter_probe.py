@@ -38,27 +38,64 @@
 # followed, including those installed before the script started (their
 # lifetime is then unknown).
 #
-# Example output, on a bridge with one "ip,actions=output:2" rule, one UDP
-# packet received, then "ovs-appctl revalidator/purge":
+# Example output: ovs-vswitchd (userspace datapath) with the OpenFlow rules
+# "ip,nw_src=10.0.0.1,actions=output:2" and the same for 10.0.0.2, and
+# other_config:max-idle=1000; a UDP packet from 10.0.0.1 makes a flow that
+# goes idle; one from 10.0.0.2 makes a flow that "ovs-ofctl mod-flows" then
+# modifies and "ovs-appctl revalidator/purge" deletes.  Lines longer than
+# 79 columns are broken with '\' here:
 #
-#   $ sudo python3 filter_probe.py -k
+#   $ sudo python3 filter_probe.py -k --summary
 #   TIME             THREAD          UFID                                    \
-#       EVENT    REASON         LIFETIME
-#   13:02:04.316213  ovs-vswitchd    ufid:44f5d4b2-7c47-4ee5-a44d-2b4e9f2\
-#   c1a07 install  -              -
-#     recirc_id(0),in_port(1),packet_type(ns=0,id=0),eth(src=50:54:00:00:00:\
-#   01,dst=50:54:00:00:00:0a),eth_type(0x0800),ipv4(frag=no)
-#   13:02:07.905710  revalidator6    ufid:44f5d4b2-7c47-4ee5-a44d-2b4e9f2\
-#   c1a07 delete   purge          3.589s
+#     EVENT    REASON         LIFETIME
+#   12:55:24.099085  ovs-vswitchd    ufid:8ee6cbcf-269e-4243-9f61-2ae20eda9c6\
+#   a install  -              -
+#     recirc_id(0),in_port(1),packet_type(ns=0,id=0),eth_type(0x0800),ipv4(s\
+#   rc=10.0.0.1,frag=no)
+#   12:55:25.293421  revalidator4    ufid:8ee6cbcf-269e-4243-9f61-2ae20eda9c6\
+#   a delete   idle           1.194s
+#   12:55:27.108289  ovs-vswitchd    ufid:23e2461d-ec34-4328-9728-a14f70f62ea\
+#   4 install  -              -
+#     recirc_id(0),in_port(1),packet_type(ns=0,id=0),eth_type(0x0800),ipv4(s\
+#   rc=10.0.0.2,frag=no)
+#   12:55:27.418204  revalidator4    ufid:23e2461d-ec34-4328-9728-a14f70f62ea\
+#   4 modify   -              0.310s
+#   12:55:27.825316  ovs-vswitchd    ufid:23e2461d-ec34-4328-9728-a14f70f62ea\
+#   4 delete   purge          0.717s
+#   ^C
+#   SUMMARY
+#     events: 2 install, 1 modify, 2 delete, 0 keep
+#     REASON         DELETES   TIMED        MIN        AVG        MAX
+#     idle                 1       1     1.194s     1.194s     1.194s
+#     purge                1       1     0.717s     0.717s     0.717s
+#     kernel: 2 installs seen, 2 followed, 3 verdicts seen, 0 dropped in the\
+#    kernel; 5 events received
+#     lost events: 0
 #
-# (lines broken with '\' here; the script prints one line per event).  The
-# UFIDs are printed as "ovs-appctl dpctl/dump-flows -m" prints them, the
-# keys as "ovs-appctl dpctl/dump-flows" prints them.  With --json, the
-# same events, one JSON object per line:
+# The UFIDs are those that "ovs-appctl dpctl/dump-flows -m" prints, the keys
+# what "ovs-appctl dpctl/dump-flows" prints.  The same run with --json, one
+# object per line:
 #
-#   {"time": 1795438924.316213, "thread": "ovs-vswitchd", "tid": 4711,
-#    "ufid": "44f5d4b2-7c47-4ee5-a44d-2b4e9f2c1a07", "event": "install",
-#    "reason": null, "lifetime": null, "key": "recirc_id(0),..."}
+#   $ sudo python3 filter_probe.py -k --json
+#   {"event": "start", "pid": 21265, "probes": ["dp_netdev_flow_add:dp_flow_\
+#   put", "dpif_netlink_operate__:op_flow_put", "revalidate:flow_change", "r\
+#   evalidator_sweep__:flow_sweep_change"]}
+#   {"time": 1795352124.099033, "thread": "ovs-vswitchd", "tid": 21265, "ufi\
+#   d": "ufid:8ee6cbcf-269e-4243-9f61-2ae20eda9c6a", "event": "install", "re\
+#   ason": null, "lifetime": null, "key": "recirc_id(0),in_port(1),packet_ty\
+#   pe(ns=0,id=0),eth_type(0x0800),ipv4(src=10.0.0.1,frag=no)"}
+#   {"time": 1795352125.293392, "thread": "revalidator4", "tid": 21279, "ufi\
+#   d": "ufid:8ee6cbcf-269e-4243-9f61-2ae20eda9c6a", "event": "delete", "rea\
+#   son": "idle", "lifetime": 1.194359, "phase": "dump"}
+#   ...
+#   {"time": 1795352127.825276, "thread": "ovs-vswitchd", "tid": 21265, "ufi\
+#   d": "ufid:23e2461d-ec34-4328-9728-a14f70f62ea4", "event": "delete", "rea\
+#   son": "purge", "lifetime": 0.717016, "phase": "sweep"}
+#
+# Lost events (a full ring buffer) are counted in the kernel and reported at
+# once on stderr ("WARNING: 40 events lost (40 in all): the ring buffer was
+# full; run with a larger --buffer-page-count (now 1)"), with --json also as
+# {"event": "lost", ...} records, and in the summary.
 #
 # Deletion reasons: none, avoid_caching, bad_odp_fit, idle, flow_limit,
 # wildcarded, no_ofproto, purge, too_expensive, update_fail, xlation_error,
@@ -74,8 +111,8 @@
 #   options:
 #     -h, --help            show this help message and exit
 #     -p VSWITCHD_PID, --pid VSWITCHD_PID
-#                           ovs-vswitchd's PID; needed only when several
-#                           ovs-vswitchd processes run
+#                           ovs-vswitchd's PID; needed only when several ovs-
+#                           vswitchd processes run
 #     -f EXPR, --filter EXPR
 #                           follow only the flows whose key matches EXPR, an
 #                           ODP flow expression as "ovs-appctl dpctl/add-flow"
@@ -88,8 +125,8 @@
 #     --keeps               also report "keep" verdicts; this attaches to the
 #                           probes that fire for every verdict, so every kept
 #                           flow costs a uprobe trap in each revalidation
-#     -k, --flow-keys       print the key (and mask) of each installed flow
-#                           as "ovs-appctl dpctl/dump-flows" prints it
+#     -k, --flow-keys       print the key (and mask) of each installed flow as
+#                           "ovs-appctl dpctl/dump-flows" prints it
 #     --json                print one JSON object per event instead of text
 #     -w FILE, --pcap FILE  write one packet per followed flow to FILE (see
 #                           "pcap" below)
@@ -1376,52 +1413,70 @@ def flow_matches(terms, key, mask=None):
 
 def filter_to_c(terms):
     """C code for the body of the BPF filter function: flow_matches() in C.
-    mp < 0 means that the flow's mask lacks the attribute (wildcarded);
-    mn == 0 that the flow has no mask (exact)."""
-    lines = []
+    The attributes are indexed once per level (struct index_t); then each
+    term is a few comparisons.  A mask position below 0 means that the
+    flow's mask lacks the attribute (wildcarded); mn == 0 that the flow has
+    no mask (exact)."""
+    if not terms:
+        return "    return 1;"
+    inner = any(t.inner for t in terms)
+    encap = inner or any(t.path[0] == A_ENCAP and len(t.path) > 1
+                         for t in terms)
+    tunnel = any(t.path[0] == A_TUNNEL and len(t.path) > 1 for t in terms)
+    lines = ["    int zero = 0;",
+             "    struct index_t *ix = attr_index.lookup(&zero);",
+             "    if (!ix) return 0;",
+             "    struct level_t *kv, *mv;",
+             "    int kp, kl, mp, ml;",
+             "    index_level(d, 0, kn, &ix->l[0]);",
+             "    index_level(d, mn ? kn : -1, kn + mn, &ix->l[1]);"]
+    if encap:
+        lines += ["    index_nested(d, &ix->l[0], %d, &ix->l[2]);" % A_ENCAP,
+                  "    index_nested(d, &ix->l[1], %d, &ix->l[3]);" % A_ENCAP]
+    if inner:
+        lines += ["    index_nested(d, &ix->l[2], %d, &ix->l[4]);" % A_ENCAP,
+                  "    index_nested(d, &ix->l[3], %d, &ix->l[5]);" % A_ENCAP,
+                  "    int inner = ix->l[0].pos[%d] < 0 ? 0"
+                  " : ix->l[2].pos[%d] < 0 ? 2 : 4;" % (A_ENCAP, A_ENCAP)]
+    if tunnel:
+        lines += ["    index_nested(d, &ix->l[0], %d, &ix->l[6]);" % A_TUNNEL,
+                  "    index_nested(d, &ix->l[1], %d, &ix->l[7]);" % A_TUNNEL]
     for n, t in enumerate(terms):
         lines.append("    /* term %d: %r */" % (n, t))
-        lines.append("    {")
-        lines.append("        int kp = 0, kl = kn, mp = kn, ml = mn, e, el;")
-        if t.inner:
-            for _ in range(2):
-                lines.append("        e = find_attr(d, kp, kp + kl, %d, &el);"
-                             % A_ENCAP)
-                lines.append("        if (e >= 0) {")
-                lines.append("            kp = e;")
-                lines.append("            kl = el;")
-                lines.append("            if (mp >= 0) mp = find_attr(d, mp, "
-                             "mp + ml, %d, &ml);" % A_ENCAP)
-                lines.append("        }")
-        path = t.path if t.present is None else t.path[:-1]
-        for atype in path:
-            lines.append("        kp = find_attr(d, kp, kp + kl, %d, &kl);"
-                         % atype)
-            lines.append("        if (kp < 0) return 0;")
-            lines.append("        if (mp >= 0) mp = find_attr(d, mp, mp + "
-                         "ml, %d, &ml);" % atype)
+        if len(t.path) == 2:
+            parent, atype = t.path
+            level = 2 if parent == A_ENCAP else 6
+            lines.append("    if (ix->l[0].pos[%d] < 0) return 0;" % parent)
+            lines.append("    kv = &ix->l[%d];" % level)
+            lines.append("    mv = &ix->l[%d];" % (level + 1))
+        else:
+            atype = t.path[0]
+            if t.inner:
+                lines.append("    kv = inner == 0 ? &ix->l[0] : inner == 2 ? "
+                             "&ix->l[2] : &ix->l[4];")
+                lines.append("    mv = inner == 0 ? &ix->l[1] : inner == 2 ? "
+                             "&ix->l[3] : &ix->l[5];")
+            else:
+                lines.append("    kv = &ix->l[0];")
+                lines.append("    mv = &ix->l[1];")
+        lines.append("    kp = kv->pos[%d];" % atype)
+        lines.append("    kl = kv->len[%d];" % atype)
+        lines.append("    mp = mv->pos[%d];" % atype)
+        lines.append("    ml = mv->len[%d];" % atype)
         if t.present is not None:
-            sub = t.path[-1]
-            lines.append("        e = find_attr(d, kp, kp + kl, %d, &el);"
-                         % sub)
-            lines.append("        if (mp >= 0) mp = find_attr(d, mp, mp + "
-                         "ml, %d, &ml);" % sub)
-            lines.append("        if ((!mn || mp >= 0) && %s(e >= 0)) "
-                         "return 0;" % ("!" if t.present else ""))
-            lines.append("    }")
+            lines.append("    if ((!mn || mp >= 0) && %s(kp >= 0)) return 0;"
+                         % ("!" if t.present else ""))
             continue
         end = t.offset + len(t.value)
-        if end:
-            lines.append("        if (kl < %d) return 0;" % end)
-            lines.append("        if (mp >= 0 && ml < %d) mp = -1;" % end)
+        lines.append("    if (kp < 0 || kl < %d) return 0;" % end)
+        lines.append("    if (mp >= 0 && ml < %d) mp = -1;" % end)
         for i in range(len(t.value)):
             if not t.mask[i]:
                 continue
             idx = t.offset + i
-            lines.append("        if ((d[(kp + %d) & IDX] ^ %d) & %d & "
+            lines.append("    if ((d[(kp + %d) & IDX] ^ %d) & %d & "
                          "(!mn ? 0xff : mp < 0 ? 0 : d[(mp + %d) & IDX])) "
                          "return 0;" % (idx, t.value[i], t.mask[i], idx))
-        lines.append("    }")
     lines.append("    return 1;")
     return "\n".join(lines)
 
@@ -1590,15 +1645,32 @@ static __always_inline void count(int i)
     }
 }
 
-/* Returns the offset in d[] of the payload of the first attribute of 'type'
- * in d[start, end), or -1; stores its payload length in *lenp. */
-static __always_inline int find_attr(const u8 *d, int start, int end,
-                                     int type, int *lenp)
+/* Where each attribute type (below 32) first occurs in d[start, end): the
+ * offset in d[] of its payload, or -1, and its payload length. */
+struct level_t {
+    s16 pos[32];
+    s16 len[32];
+};
+
+/* Levels: 0 and 1 the key's and the mask's top level, 2 and 3 inside their
+ * encap(), 4 and 5 inside the encap() in that, 6 and 7 inside tunnel(). */
+struct index_t {
+    struct level_t l[8];
+};
+
+BPF_PERCPU_ARRAY(attr_index, struct index_t, 1);
+
+static __always_inline void index_level(const u8 *d, int start, int end,
+                                        struct level_t *lv)
 {
     int off = start;
 
+    __builtin_memset(lv->pos, 0xff, sizeof lv->pos);
+    if (start < 0) {
+        return;
+    }
     for (int i = 0; i < MAX_ATTRS; i++) {
-        if (off < 0 || off + 4 > end) {
+        if (off + 4 > end) {
             break;
         }
         int alen = d[off & IDX] | (d[(off + 1) & IDX] << 8);
@@ -1606,13 +1678,21 @@ static __always_inline int find_attr(const u8 *d, int start, int end,
         if (alen < 4 || off + alen > end) {
             break;
         }
-        if (atype == type) {
-            *lenp = alen - 4;
-            return off + 4;
+        if (atype < 32 && lv->pos[atype] < 0) {
+            lv->pos[atype] = off + 4;
+            lv->len[atype] = alen - 4;
         }
         off += (alen + 3) & ~3;
     }
-    return -1;
+}
+
+/* Indexes the attributes nested in attribute 'type' of level 'from'. */
+static __always_inline void index_nested(const u8 *d, struct level_t *from,
+                                         int type, struct level_t *to)
+{
+    int pos = from->pos[type];
+
+    index_level(d, pos, pos + from->len[type], to);
 }
 
 static __always_inline int filter_match(const u8 *d, int kn, int mn)
@@ -1870,24 +1950,28 @@ def elf_file_offset(path, vaddr):
     return None
 
 
-def attach_usdt(bcc, bpf, usdt, ref_ctrs):
-    """Attaches the probes of 'usdt' to 'bpf' as BCC does, but passing the
-    kernel the offset of each probe's semaphore.  (Debian's BCC 0.26 passes
-    an undefined value there, so that the kernel refuses the probe while
-    another tool, bpftrace for one, has it attached.)"""
+def attach_usdt(bcc, bpf, probes, ref_ctrs):
+    """Attaches BPF functions to USDT probes, each (binary, function,
+    address, pid) in 'probes', passing the kernel the offset of the probe's
+    semaphore in 'ref_ctrs', so that the kernel itself enables the probe
+    while it is attached, and disables it when we exit however we do.
+    (BCC instead enables semaphores by writing the process's memory, which
+    a killed tool leaves enabled, and Debian's BCC 0.26 passes the kernel an
+    undefined semaphore offset, which it refuses while another tool, such as
+    bpftrace, has the probe.)"""
     attach = bcc.libbcc.lib["bpf_attach_uprobe"]
     attach.restype = ctypes.c_int
     attach.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p,
                        ctypes.c_char_p, ctypes.c_ulonglong, ctypes.c_int,
                        ctypes.c_uint32]
-    for path, fn_name, addr, pid in usdt.enumerate_active_probes():
+    for path, fn_name, addr, pid in probes:
         fn = bpf.load_func(fn_name, bcc.BPF.KPROBE)
         ev_name = bpf._get_uprobe_evname(b"p", path, addr, pid)
         fd = attach(fn.fd, 0, ev_name, path, addr, pid,
                     ref_ctrs.get(fn_name.decode(), 0))
         if fd < 0:
-            raise ToolError("cannot attach to %s at %#x in PID %d"
-                            % (fn_name.decode(), addr, pid))
+            raise ToolError("cannot attach to the probe of %s at %#x in "
+                            "PID %d" % (fn_name.decode(), addr, pid))
         bpf._add_uprobe_fd(ev_name, fd)
 
 
@@ -1930,6 +2014,7 @@ class Reporter(object):
         self.lifetimes = {}
         self.received = 0
         self.lost_reported = 0
+        self.broken = False
         self.pcap = None
         self.pcap_count = 0
         self.boot = time.time() - time.clock_gettime(time.CLOCK_MONOTONIC)
@@ -1957,9 +2042,11 @@ class Reporter(object):
             rec.update(extra)
             self.out.write(json.dumps(rec) + "\n")
         else:
-            t = time.strftime("%H:%M:%S", time.localtime(self.boot + ts / 1e9))
+            wall = self.boot + ts / 1e9
+            t = "%s.%06d" % (time.strftime("%H:%M:%S", time.localtime(wall)),
+                             int(wall % 1 * 1e6))
             self.out.write("%-16s %-15s %-41s %-8s %-14s %s\n"
-                           % ("%s.%06d" % (t, (ts // 1000) % 1000000),
+                           % (t,
                               comm, ufid, event, reason or "-",
                               "-" if lifetime is None
                               else "%.3fs" % lifetime))
@@ -1968,6 +2055,14 @@ class Reporter(object):
         self.out.flush()
 
     def handle(self, ctx, data, size):
+        # (An exception would not get out of this ctypes callback.)
+        try:
+            self.handle__(data, size)
+        except BrokenPipeError:
+            self.broken = True
+        return 0
+
+    def handle__(self, data, size):
         raw = ctypes.string_at(data, size)
         self.received += 1
         etype, tid, ts, comm, ufid = HDR.unpack_from(raw)
@@ -1998,7 +2093,11 @@ class Reporter(object):
             extra["key_hex"] = key.hex()
             extra["mask_hex"] = mask.hex()
         if self.pcap is not None:
-            pkt = packet_from_key(key)
+            try:
+                pkt = packet_from_key(key)
+            except Exception:
+                # A key that scapy cannot build a packet from.
+                pkt = None
             if pkt is not None:
                 pkt.time = self.boot + ts / 1e9
                 self.pcap.write(pkt)
@@ -2139,21 +2238,20 @@ filter:
   ct_state(+trk+est), ct_zone(..), ct_mark(..), ct_label(..), recirc_id(..),
   skb_mark(..), tunnel(tun_id=..,src=..,dst=..,tp_dst=..) and
   ct_tuple4/ct_tuple6(...).  Any field may take a mask, VALUE/MASK; IP
-  addresses also take a prefix length (10.0.0.0/24).  A flow is followed
-  when its key has every attribute the filter names and agrees with the
-  filter on every bit that both the filter's and the flow's masks match:
-  when the flow can match some packet that the filter matches, as with
-  "ovs-appctl dpctl/dump-flows filter=", except that a flow whose key lacks
-  an attribute of the filter (say, no tcp() in the key) is not followed.
-  As with OpenFlow fields,
-  eth_type() and the L3 and L4 attributes match the innermost headers, that
-  is inside encap() for a VLAN-tagged flow, unless the filter has vlan() or
-  encap() itself: then every attribute matches where the filter puts it.
-  tunnel() takes flags(+df-csum...) but no tunnel
-  options (geneve, vxlan, ...).  The filter runs in the kernel, at
-  install time: only the flows that match it are followed, and the events
-  of other flows never reach user space.  Flows installed before the
-  script started are followed only when there is no filter.
+  addresses also take a prefix length (10.0.0.0/24).  A flow is followed when
+  its key has every attribute the filter names and agrees with the filter on
+  every bit that both the filter's and the flow's masks match: when the flow
+  can match some packet that the filter matches, as with "ovs-appctl
+  dpctl/dump-flows filter=", except that a flow whose key lacks an attribute
+  of the filter (say, no tcp() in the key) is not followed. As with OpenFlow
+  fields, eth_type() and the L3 and L4 attributes match the innermost
+  headers, that is inside encap() for a VLAN-tagged flow, unless the filter
+  has vlan() or encap() itself: then every attribute matches where the filter
+  puts it. tunnel() takes flags(+df-csum...) but no tunnel options (geneve,
+  vxlan, ...).  The filter runs in the kernel, at install time: only the
+  flows that match it are followed, and the events of other flows never reach
+  user space.  Flows installed before the script started are followed only
+  when there is no filter.
 
 pcap:
   With -w, the script writes one Ethernet packet per followed flow, built
@@ -2183,9 +2281,9 @@ examples:
 def parse_options(argv):
     parser = _Parser_(
         prog=PROG,
-        description="Follow datapath flows of ovs-vswitchd from install to "
-        "deletion: when each flow is installed, modified and deleted, why it "
-        "is deleted, and how long it lived.",
+        description="Follows the datapath flows of ovs-vswitchd from install "
+        "to deletion: when\neach flow is installed, modified and deleted, why "
+        "it is deleted and how long\nit lived.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-p", "--pid", metavar="VSWITCHD_PID", type=_positive,
                         help="ovs-vswitchd's PID; needed only when several "
@@ -2297,12 +2395,19 @@ def run(options):
                 ref_ctrs[fn] = elf_file_offset(exe, semaphores[p]) or 0
     except Exception as e:
         raise ToolError("cannot enable the probes of PID %d: %s" % (pid, e))
-    usdt.attach_uprobes = lambda bpf, ignore_pid: attach_usdt(
-        bcc, bpf, usdt, ref_ctrs)
+    # BCC writes the code that reads the probes' arguments; then it can go,
+    # and undo its enabling of the semaphores: the kernel does that.
+    usdt_text = usdt.get_text()
+    probes = usdt.enumerate_active_probes()
+    del usdt
 
+    bpf = None
     try:
-        bpf = bcc.BPF(text=source, usdt_contexts=[usdt])
+        bpf = bcc.BPF(text=usdt_text + source)
+        attach_usdt(bcc, bpf, probes, ref_ctrs)
     except ToolError:
+        if bpf is not None:
+            bpf.cleanup()
         raise
     except Exception as e:
         if not _alive(pid):
@@ -2328,10 +2433,11 @@ def run(options):
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, stop)
     reporter.header(pid, [p for p, _ in installs + verdicts])
-    status = 0
     try:
         while True:
             bpf.ring_buffer_poll(timeout=100)
+            if reporter.broken:
+                raise BrokenPipeError()
             reporter.check_lost()
             if not _alive(pid):
                 sys.stderr.write("%s: ovs-vswitchd (PID %d) exited\n"
@@ -2340,7 +2446,7 @@ def run(options):
     except (_Stop, KeyboardInterrupt):
         pass
     except BrokenPipeError:
-        status = 0
+        options.summary = False
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
@@ -2349,9 +2455,10 @@ def run(options):
         if options.summary:
             reporter.summary()
     except BrokenPipeError:
-        pass
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
     bpf.cleanup()
-    return status
+    return 0
 
 
 def main(argv=None):
@@ -2361,11 +2468,13 @@ def main(argv=None):
         return run(options)
     except ToolError as e:
         die(str(e))
+    except KeyboardInterrupt:
+        return 130
     except BrokenPipeError:
-        try:
-            sys.stdout = None
-        finally:
-            return 0
+        # The reader of our output went away ("| head"): no more output.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
