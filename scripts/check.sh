@@ -8,13 +8,16 @@
 #      own (keyword usdt and upcall-trace), against build/ovs;
 #   3. the unit tests of the tools (pytest);
 #   4. a build without --enable-usdt-probes, which must compile and pass
-#      the tests that need no probes.
+#      the tests that need no probes;
+#   5. an AddressSanitizer build, on which the upcall tracing tests must show
+#      no leak and no invalid access.
 #
 # With CI=true, an end-to-end test that skips is a failure.  The last line
 # sums up: "check: N passed, N failed, N skipped".
 #
 # Environment: TESTSUITEFLAGS adds testsuite options (e.g. -j4);
-# CHECK_QUICK=1 runs only our own tests; CHECK_NOUSDT=0 skips step 4.
+# CHECK_QUICK=1 runs only our own tests; CHECK_NOUSDT=0 skips step 4 and
+# CHECK_ASAN=0 step 5.
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -168,6 +171,20 @@ if [ "${CHECK_NOUSDT:-1}" = 1 ]; then
                           upcall-trace.at) -k revalidator -k upcall
     else
         record "build without usdt probes" 1
+    fi
+fi
+
+if [ "${CHECK_ASAN:-1}" = 1 ]; then
+    note "AddressSanitizer build: upcall tracing tests"
+    asan=$top/build/ovs-asan
+    if OVS_DIR=$asan CFLAGS="-g -O1 -fsanitize=address -fno-omit-frame-pointer" \
+           "$top/scripts/build.sh"; then
+        record "AddressSanitizer build" 0
+        # OVS's testsuite fails a test whose daemons leave an ASan report.
+        ASAN_OPTIONS=detect_leaks=1 run_testsuite "$asan" asan \
+            $(ovs=$asan tests_in upcall-trace.at)
+    else
+        record "AddressSanitizer build" 1
     fi
 fi
 
