@@ -600,7 +600,7 @@ def test_bpf_matcher_agrees(ovs, flows, tmp_path):
         for expr, out, proc in tools:
             proc.send_signal(signal.SIGINT)
         for expr, out, proc in tools:
-            proc.wait(timeout=30)
+            proc.wait(timeout=120)
         ovs.appctl("dpctl/del-flows", DP)
     for expr, out, proc in tools:
         assert proc.returncode == 0, proc.stderr.read()
