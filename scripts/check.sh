@@ -95,8 +95,9 @@ fi
 note "bpftrace parse check"
 for bt in $(git ls-files -co --exclude-standard 'utilities/usdt-scripts/*.bt'); do
     # bpftrace -d parses and analyses the script without attaching it (its
-    # exit status is 1 either way): look for the AST and for errors.
-    bpftrace -d "$bt" >"$ovs/bt-parse.out" 2>&1
+    # exit status is 1 either way): look for the AST and for errors.  Without
+    # -p, the script's probes resolve ovs-vswitchd through $PATH.
+    PATH=$ovs/vswitchd:$PATH bpftrace -d "$bt" >"$ovs/bt-parse.out" 2>&1
     if grep -q "^AST after: parser" "$ovs/bt-parse.out" && \
        ! grep -q "^$bt:[0-9].*ERROR" "$ovs/bt-parse.out"; then
         record "bpftrace -d $bt" 0
