@@ -12,11 +12,11 @@
 # (pmd-perf-metrics), so the appctl calls that inject the packets do not
 # count.  Prints the median of RUNS runs per setup, and its ratio to base.
 #
-# Usage: bench-upcall-trace.sh [BASE_BUILD [NEW_BUILD]]
+# Usage: upcall-trace.sh [BASE_BUILD [NEW_BUILD]]
 #   environment: PACKETS (default 5000), RUNS (default 3), BENCH_DIR
 set -eu
 
-top=$(cd "$(dirname "$0")/.." && pwd)
+top=$(cd "$(dirname "$0")/../.." && pwd)
 base_build=${1:-$top/build/ovs-base}
 new_build=${2:-$top/build/ovs}
 packets=${PACKETS:-5000}

@@ -1,0 +1,64 @@
+#!/bin/bash
+# make bench: measures what the flow lifecycle probes and the tools cost,
+# against the unpatched base built the same way, pair by pair, on the dummy
+# (userspace) datapath.  Not part of "make check".
+#
+#   make bench            full run (N = 10k, 50k, 100k; about 10-15 min)
+#   make bench QUICK=1    smoke run (N = 2k, every part, under 3 min)
+#
+# Environment: QUICK=1 as above; BENCH_N=10000,20000 other flow counts;
+# BENCH_PARTS=idle,control,event,startup a subset; BENCH_UPDATE_DOC=no
+# keeps the full run from rewriting the results section (and the plot) of
+# Documentation/topics/flow-probes-bench.rst.
+#
+# Output: build/bench/results[-quick].json (raw), .rst (tables), .png (plot);
+# build/bench/upcall-trace[-quick].txt (upcall tracing, upcalls per second).
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+python=/usr/bin/python3     # Debian's, which has bcc, psutil, matplotlib.
+
+die() { echo "bench.sh: $*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "needs root (BPF and uprobes)"
+command -v bpftrace >/dev/null || die "bpftrace missing (make deps)"
+"$python" -c 'import bcc, psutil, matplotlib' 2>/dev/null \
+    || die "python3-bpfcc, python3-psutil or python3-matplotlib missing (make deps)"
+
+# The unpatched base, configured and built exactly as build/ovs.
+if [ ! -x "$top/build/ovs-base/vswitchd/ovs-vswitchd" ]; then
+    echo "bench.sh: building the unpatched base into build/ovs-base"
+fi
+BASE=yes "$top/scripts/build.sh"
+[ -x "$top/build/ovs/vswitchd/ovs-vswitchd" ] || "$top/scripts/build.sh"
+
+args=()
+if [ "${QUICK:-}" = 1 ] || [ "${QUICK:-}" = yes ]; then
+    args+=(--quick)
+elif [ "${BENCH_UPDATE_DOC:-yes}" = yes ] && [ -z "${BENCH_N:-}" ] \
+     && [ -z "${BENCH_PARTS:-}" ]; then
+    args+=(--update-doc)
+fi
+[ -z "${BENCH_N:-}" ] || args+=(--n "$BENCH_N")
+[ -z "${BENCH_PARTS:-}" ] || args+=(--parts "$BENCH_PARTS")
+
+start=$(date +%s)
+"$python" "$top/scripts/bench/bench.py" "${args[@]}"
+
+# Live upcall tracing: upcalls per second of the base, and of the patched
+# tree with tracing disabled, enabled with a filter that matches nothing,
+# and tracing every upcall.
+if [ -z "${BENCH_PARTS:-}" ]; then
+    if [ "${QUICK:-}" = 1 ] || [ "${QUICK:-}" = yes ]; then
+        trace_env="PACKETS=1000 RUNS=1"
+        trace_out=$top/build/bench/upcall-trace-quick.txt
+    else
+        trace_env="PACKETS=3000 RUNS=5"
+        trace_out=$top/build/bench/upcall-trace.txt
+    fi
+    mkdir -p "$top/build/bench"
+    env $trace_env BENCH_DIR="$top/build/bench/upcall-trace" \
+        "$top/scripts/bench/upcall-trace.sh" "$top/build/ovs-base" \
+        "$top/build/ovs" | tee "$trace_out"
+fi
+echo "bench.sh: done in $(( $(date +%s) - start )) s"
