@@ -2426,8 +2426,12 @@ def run(options):
     reporter = Reporter(options, read_stats)
     bpf["events"].open_ring_buffer(reporter.handle)
 
+    # The handler only raises a flag: an exception raised while the ring
+    # buffer callback runs would be swallowed by ctypes, and the signal lost.
+    stopping = []
+
     def stop(signum, frame):
-        raise _Stop()
+        stopping.append(signum)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -2435,6 +2439,8 @@ def run(options):
     reporter.header(pid, [p for p, _ in installs + verdicts])
     try:
         while True:
+            if stopping:
+                raise _Stop()
             bpf.ring_buffer_poll(timeout=100)
             if reporter.broken:
                 raise BrokenPipeError()
