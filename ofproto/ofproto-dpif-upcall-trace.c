@@ -609,14 +609,15 @@ uptrace_result_name(int result)
     }
 }
 
-/* Names of the values of enum flow_del_reason in ofproto-dpif-upcall.c,
- * a USDT probe ABI (values never change, new ones are appended), as the
- * usdt-scripts print them. */
+/* Short names of the values of enum flow_del_reason in
+ * ofproto-dpif-upcall.c, a USDT probe ABI (values never change, new ones are
+ * appended): the names that usdt-probes.rst lists and that watch_flows.bt and
+ * filter_probe.py print. */
 static const char *const uptrace_reason_names[] = {
-    "none", "avoid_caching", "bad_odp_fit", "flow_idle", "flow_limit",
-    "flow_wildcarded", "no_ofproto", "purge", "too_expensive",
-    "update_fail", "xlation_error", "flow_missing_dp", "flow_limit_idle",
-    "unexpected_flow", "pmd_removed",
+    "none", "avoid_caching", "bad_odp_fit", "idle", "flow_limit",
+    "wildcarded", "no_ofproto", "purge", "too_expensive",
+    "update_fail", "xlation_error", "missing_dp", "limit_idle",
+    "unexpected", "pmd_removed",
 };
 
 static void
