@@ -30,7 +30,7 @@ if [ -n "$missing" ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q >/dev/null
     # shellcheck disable=SC2086
-    apt-get install -y -q --no-install-recommends $missing >/dev/null
+    apt-get install -y -q $missing >/dev/null
 fi
 
 # BCC compiles against /lib/modules/$(uname -r)/build.  No Debian package
