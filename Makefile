@@ -6,14 +6,16 @@
 #   make check-full   the whole OVS testsuite, base and patched, compared
 #   make bench        measure what the probes and tools cost (not in check)
 #   make patches      regenerate patches/ from the commits in build/ovs
+#   make series       write build/series/, the series as sent to ovs-dev
 #   make apply-series DEST=dir
-#                     apply the series with git am to a fresh base in dir
+#                     apply build/series/ with git am to a fresh base in dir
 #   make deps         install the Debian packages everything needs
 
 SHELL := /bin/bash
 TOP := $(CURDIR)
 
-.PHONY: all build deps demo check check-full bench patches apply-series \
+.PHONY: all build deps demo check check-full bench patches series \
+	apply-series \
 	clean distclean
 
 all: build
@@ -39,7 +41,10 @@ bench: deps build
 patches:
 	@$(TOP)/scripts/patches.sh regen
 
-apply-series:
+series: build
+	@$(TOP)/scripts/patches.sh series
+
+apply-series: series
 	@$(TOP)/scripts/patches.sh apply "$(DEST)"
 
 clean:

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <inttypes.h>
 
+#include "dpdk.h"
 #include "dpif.h"
 #include "hash.h"
 #include "odp-util.h"
@@ -133,8 +134,8 @@ enum uptrace_event_type {
 struct uptrace_event {
     long long int when;         /* Wall clock time, in ms. */
     enum uptrace_event_type type;
-    int result;                 /* enum reval_result, for a verdict. */
-    int reason;                 /* enum flow_del_reason, for a verdict. */
+    enum reval_result result;   /* For a verdict. */
+    enum flow_del_reason reason;        /* For a verdict. */
     enum uptrace_phase phase;   /* For a verdict. */
     unsigned pmd_id;            /* For an installation. */
 };
@@ -565,8 +566,8 @@ uptrace_flow_installed(struct uptrace *tracer, uint64_t trace_id,
 
 void
 uptrace_verdict__(struct uptrace *tracer, uint64_t trace_id,
-                  const ovs_u128 *ufid, int result, int reason,
-                  enum uptrace_phase phase)
+                  const ovs_u128 *ufid, enum reval_result result,
+                  enum flow_del_reason reason, enum uptrace_phase phase)
 {
     struct uptrace_state *state = tracer->state;
     struct uptrace_trace *trace;
@@ -577,9 +578,9 @@ uptrace_verdict__(struct uptrace *tracer, uint64_t trace_id,
     if (trace) {
         struct uptrace_flow *flow = uptrace_find_flow(trace, ufid);
 
-        if (flow && !result) {
-            /* UKEY_KEEP: count it, there would be one per flow every
-             * revalidation round. */
+        if (flow && result == UKEY_KEEP) {
+            /* Count it: there would be one per flow every revalidation
+             * round. */
             flow->n_keeps++;
             flow->last_keep = now;
         } else if (flow) {
@@ -596,29 +597,21 @@ uptrace_verdict__(struct uptrace *tracer, uint64_t trace_id,
     ovs_mutex_unlock(&state->mutex);
 }
 
-/* Names of the values of enum reval_result, a USDT probe ABI (see
- * Documentation/topics/usdt-probes.rst). */
+/* What the revalidator did with a flow, for "... by the revalidator". */
 static const char *
-uptrace_result_name(int result)
+uptrace_result_name(enum reval_result result)
 {
     switch (result) {
-    case 0: return "kept";
-    case 1: return "deleted";
-    case 2: return "modified";
-    default: return "unknown verdict";
+    case UKEY_KEEP:
+        return "kept";
+    case UKEY_DELETE:
+        return "deleted";
+    case UKEY_MODIFY:
+        return "modified";
+    default:
+        return "unknown verdict";
     }
 }
-
-/* Short names of the values of enum flow_del_reason in
- * ofproto-dpif-upcall.c, a USDT probe ABI (values never change, new ones are
- * appended): the names that usdt-probes.rst lists and that watch_flows.bt and
- * filter_probe.py print. */
-static const char *const uptrace_reason_names[] = {
-    "none", "avoid_caching", "bad_odp_fit", "idle", "flow_limit",
-    "wildcarded", "no_ofproto", "purge", "too_expensive",
-    "update_fail", "xlation_error", "missing_dp", "limit_idle",
-    "unexpected", "pmd_removed",
-};
 
 static void
 uptrace_format_event(struct ds *s, const struct uptrace_event *ev)
@@ -627,21 +620,16 @@ uptrace_format_event(struct ds *s, const struct uptrace_event *ev)
     uptrace_format_time(s, ev->when);
     if (ev->type == UPTRACE_EV_INSTALL) {
         ds_put_format(s, " installed");
-        if (ev->pmd_id != PMD_ID_NULL && ev->pmd_id != UINT32_MAX) {
+        if (ev->pmd_id != PMD_ID_NULL && ev->pmd_id != NON_PMD_CORE_ID) {
             ds_put_format(s, " (pmd %u)", ev->pmd_id);
         }
     } else {
         ds_put_format(s, " %s by the revalidator (%s phase)",
                       uptrace_result_name(ev->result),
                       ev->phase == UPTRACE_DUMP ? "dump" : "sweep");
-        if (ev->result == 1) {
-            ds_put_cstr(s, ", reason ");
-            if (ev->reason >= 0
-                && ev->reason < ARRAY_SIZE(uptrace_reason_names)) {
-                ds_put_cstr(s, uptrace_reason_names[ev->reason]);
-            } else {
-                ds_put_format(s, "%d", ev->reason);
-            }
+        if (ev->result == UKEY_DELETE) {
+            ds_put_format(s, ", reason %s",
+                          flow_del_reason_to_string(ev->reason));
         }
     }
     ds_put_char(s, '\n');

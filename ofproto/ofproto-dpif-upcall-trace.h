@@ -47,6 +47,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "ofproto-dpif-upcall.h"
 #include "openvswitch/types.h"
 #include "ovs-atomic.h"
 #include "ovs-rcu.h"
@@ -105,16 +106,16 @@ enum uptrace_phase {
 };
 
 void uptrace_verdict__(struct uptrace *, uint64_t trace_id,
-                       const ovs_u128 *ufid, int result, int reason,
-                       enum uptrace_phase);
+                       const ovs_u128 *ufid, enum reval_result,
+                       enum flow_del_reason, enum uptrace_phase);
 
-/* Records in trace 'trace_id' the revalidator's verdict 'result' (an enum
- * reval_result) with 'reason' (an enum flow_del_reason) on the datapath flow
- * 'ufid'.  Costs nothing more than a test when 'trace_id' is 0. */
+/* Records in trace 'trace_id' the revalidator's verdict 'result' with
+ * 'reason' on the datapath flow 'ufid'.  Costs nothing more than a test when
+ * 'trace_id' is 0. */
 static inline void
 uptrace_verdict(struct uptrace *tracer, uint64_t trace_id,
-                const ovs_u128 *ufid, int result, int reason,
-                enum uptrace_phase phase)
+                const ovs_u128 *ufid, enum reval_result result,
+                enum flow_del_reason reason, enum uptrace_phase phase)
 {
     if (OVS_UNLIKELY(trace_id) && uptrace_enabled(tracer)) {
         uptrace_verdict__(tracer, trace_id, ufid, result, reason, phase);

@@ -9,7 +9,7 @@
 # Environment: QUICK=1 as above; BENCH_N=10000,20000 other flow counts;
 # BENCH_PARTS=idle,control,event,startup a subset; BENCH_UPDATE_DOC=no
 # keeps the full run from rewriting the results section (and the plot) of
-# Documentation/topics/flow-probes-bench.rst.
+# bench/flow-probes-bench.rst.
 #
 # Output: build/bench/results[-quick].json (raw), .rst (tables), .png (plot);
 # build/bench/upcall-trace[-quick].txt (upcall tracing, upcalls per second).

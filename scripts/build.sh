@@ -1,11 +1,13 @@
 #!/bin/bash
 # Build driver: unpacks Debian's Open vSwitch 3.1.0 source into build/ovs (a
 # git repository: the pristine base, tagged "base", then one commit per
-# patch), applies patches/series with git am, overlays the files that are
-# wholly ours, configures with --enable-usdt-probes and builds in place.
+# patch), applies patches/series with git am, each patch with the files that
+# are wholly ours that patches/series lists under it, configures with
+# --enable-usdt-probes and builds in place.
 #
-# It is incremental: the series is applied again only when patches/ changed,
-# configure runs only once, and make rebuilds only what changed.
+# It is incremental: the commits are made again only when patches/ or one of
+# our files changed, configure runs only once, and make rebuilds only what
+# changed.
 #
 # Environment: CONFIGURE_FLAGS adds configure options; USDT=no builds without
 # --enable-usdt-probes (into build/ovs-nousdt unless OVS_DIR is set);
@@ -29,10 +31,8 @@ series_only=${SERIES_ONLY:-no}
 die() { echo "build.sh: $*" >&2; exit 1; }
 say() { echo "build.sh: $*"; }
 
-series_hash() {
-    (cd "$top/patches" && cat series $(grep -v '^#' series)) | sha256sum \
-        | cut -d' ' -f1
-}
+# shellcheck source=scripts/lib-series.sh
+. "$top/scripts/lib-series.sh"
 
 unpack_base() {
     [ -r "$tarball" ] || die "$tarball not found (apt-get install openvswitch-source, or run 'make deps')"
@@ -51,8 +51,8 @@ unpack_base() {
     (
         cd "$ovs"
         git init -q
-        git config user.name "ovs-flow-observability build"
-        git config user.email "build@localhost"
+        git config user.name "$series_author_name"
+        git config user.email "$series_author_email"
         git config core.autocrlf false
         # Upstream's .gitignore keeps the tarball's generated files
         # (configure, Makefile.in, ...) out of the repository, as in an
@@ -92,42 +92,27 @@ EXCL
     say "unpacked Open vSwitch $version into $ovs"
 }
 
+# Makes the series' commits in a scratch worktree of $ovs, then moves $ovs to
+# them: git rewrites only the files that differ, so make rebuilds only what
+# the change touched.
 apply_series() {
-    (
-        cd "$ovs"
-        git am --abort >/dev/null 2>&1 || true
-        git reset -q --hard base
-        git clean -q -fd >/dev/null
-        while read -r p; do
-            case "$p" in ''|'#'*) continue ;; esac
-            git am -q --whitespace=nowarn "$top/patches/$p" \
-                || { git am --abort; die "patch $p does not apply"; }
-        done < "$top/patches/series"
-    )
-    rm -f "$ovs/.applied-series" "$ovs/Makefile"
-    echo "$(series_hash) $(git -C "$ovs" rev-parse HEAD)" > "$ovs/.git/applied-series"
-    say "applied $(grep -vc '^#' "$top/patches/series") patches"
+    local wt=$ovs.series-wt head
+    series_check_files || die "fix patches/series first"
+    git -C "$ovs" worktree remove --force "$wt" >/dev/null 2>&1 || true
+    rm -rf "$wt"
+    git -C "$ovs" worktree prune
+    git -C "$ovs" worktree add -q --detach "$wt" base
+    series_commit_all "$wt" || die "cannot make the series' commits"
+    head=$(git -C "$wt" rev-parse HEAD)
+    git -C "$ovs" worktree remove --force "$wt"
+    git -C "$ovs" reset -q --hard "$head"
+    echo "$(series_hash) $head" > "$ovs/.git/applied-series"
+    say "applied $(series_patches | wc -l) patches"
 }
 
-overlay() {
-    # Copy our own files (those at OVS paths) into the tree when they differ.
-    local n=0 f
-    while IFS= read -r f; do
-        [ -f "$top/$f" ] || continue
-        if ! cmp -s "$top/$f" "$ovs/$f"; then
-            mkdir -p "$(dirname "$ovs/$f")"
-            cp -p "$top/$f" "$ovs/$f"
-            n=$((n + 1))
-        fi
-    done < <(cd "$top" && git ls-files -co --exclude-standard -- \
-                 Documentation include lib ofproto python tests utilities \
-                 vswitchd)
-    [ "$n" = 0 ] || say "overlaid $n file(s)"
-}
-
-# Brings build/ovs to the series in patches/: applies it again only when
-# patches/ changed, and refuses to when build/ovs has work that patches/
-# lacks.
+# Brings build/ovs to the series in patches/ and the files it adds: makes
+# the commits again only when one of them changed, and refuses to when
+# build/ovs has work that patches/ lacks.
 sync_series() {
     local state head
     state=$(cat "$ovs/.git/applied-series" 2>/dev/null || true)
@@ -146,7 +131,6 @@ sync_series() {
 # The unpatched base (BASE=yes) gets neither the series nor our files.
 if [ "$base_only" != yes ]; then
     sync_series
-    overlay
 fi
 [ "$series_only" = yes ] && exit 0
 

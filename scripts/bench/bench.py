@@ -28,7 +28,7 @@ then A, ...), the time of forced revalidation rounds:
 
 Writes build/bench/results.json, build/bench/rounds.png (or .svg) and
 build/bench/results.rst; with --update-doc, also the results section of
-Documentation/topics/flow-probes-bench.rst.
+bench/flow-probes-bench.rst.
 """
 
 import argparse
@@ -469,8 +469,7 @@ def main():
     log("wrote %s" % path)
     import report
     report.write(res, o.out, name,
-                 os.path.join(TOP, "Documentation", "topics",
-                              "flow-probes-bench.rst")
+                 os.path.join(TOP, "bench", "flow-probes-bench.rst")
                  if o.update_doc else None)
     return 0
 
