@@ -3,6 +3,7 @@
 #   make              build the patched tree in build/ovs (incremental)
 #   make demo         install what is missing, build, run the local demo
 #   make check        install what is missing, build, run every test
+#   make check-series the series alone: checkpatch, a build at every patch
 #   make check-full   the whole OVS testsuite, base and patched, compared
 #   make bench        measure what the probes and tools cost (not in check)
 #   make patches      regenerate patches/ from the commits in build/ovs
@@ -14,7 +15,7 @@
 SHELL := /bin/bash
 TOP := $(CURDIR)
 
-.PHONY: all build deps demo check check-full bench patches series \
+.PHONY: all build deps demo check check-series check-full bench patches series \
 	apply-series \
 	clean distclean
 
@@ -29,8 +30,11 @@ deps:
 demo: deps build
 	@$(TOP)/scripts/demo.sh
 
-check: deps build
+check: deps build series
 	@$(TOP)/scripts/check.sh
+
+check-series: deps series
+	@$(TOP)/scripts/check-series.sh
 
 check-full: deps build
 	@$(TOP)/scripts/check-full.sh

@@ -1,177 +1,222 @@
 #!/bin/bash
 # make check: every test of the project, on the tree that 'make' built.
 #
-#   1. static checks: checkpatch.py on every patch, flake8 on our Python,
+#   1. the series, patch by patch (scripts/check-series.sh): checkpatch.py
+#      on every patch of build/series/, and each patch applied with git am
+#      to fresh copies of the base, built with -Werror with and without
+#      --enable-usdt-probes (build/bisect-usdt, build/bisect-nousdt);
+#   2. static checks: flake8 on our Python, a parse of the bpftrace scripts,
 #      every new file carried by 'make dist';
-#   2. the Open vSwitch testsuite's tests about the revalidator, upcalls,
+#   3. the unit tests of the tools (pytest);
+#   4. the Open vSwitch testsuite's tests about the revalidator, upcalls,
 #      dpif-netdev and ofproto-dpif (their .at files, whole), and all of our
 #      own (keyword usdt and upcall-trace), against build/ovs;
-#   3. the unit tests of the tools (pytest);
-#   4. a build without --enable-usdt-probes, which must compile and pass
-#      the tests that need no probes;
-#   5. an AddressSanitizer build, on which the upcall tracing tests must show
+#   5. the build without --enable-usdt-probes, build/bisect-nousdt after
+#      the last patch: the probe tests must skip there (they are counted
+#      apart, as skipped by design), the others pass;
+#   6. an AddressSanitizer build, on which the upcall tracing tests must show
 #      no leak and no invalid access.
 #
-# With CI=true, an end-to-end test that skips is a failure.  The last line
-# sums up: "check: N passed, N failed, N skipped".
+# A testsuite that does not build, aborts or leaves a selected test without
+# a result fails, as does an UNEXPECTED PASS.  A failed upstream test is
+# rerun once (as OVS's RECHECK=yes does) and listed; a test of ours that
+# needs the rerun fails.  With CI=true, a test of ours that skips (autotest
+# or pytest) is a failure.  The last line sums up:
+# "check: N passed, N failed, N skipped" (skipped by design not included).
 #
-# Environment: TESTSUITEFLAGS adds testsuite options (e.g. -j4);
-# CHECK_QUICK=1 runs only our own tests; CHECK_NOUSDT=0 skips step 4 and
-# CHECK_ASAN=0 step 5.
+# Environment: TESTSUITEFLAGS adds testsuite options; CHECK_QUICK=1 runs only
+# our own tests and no 'make dist'; CHECK_TESTS replaces the selection on
+# the patched tree (testsuite arguments, e.g. "-k upcall-trace");
+# CHECK_SERIES=0 skips step 1 (step 5 then builds build/ovs-nousdt with
+# 'USDT=no scripts/build.sh'); CHECK_NOUSDT=0 skips step 5 and CHECK_ASAN=0
+# step 6.
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 ovs=$top/build/ovs
-py=/usr/bin/python3
-jobs=$(( $(nproc) + 1 ))
-passed=0 failed=0 skipped=0
-failures=""
+# shellcheck source=scripts/lib-check.sh
+. "$top/scripts/lib-check.sh"
+# shellcheck source=scripts/check-series.sh
+. "$top/scripts/check-series.sh"
 
-note() { printf '\n=== %s\n' "$*"; }
-record() {      # record NAME STATUS(0 pass, 1 fail, 77 skip)
-    case $2 in
-    0) passed=$((passed + 1)) ;;
-    77) skipped=$((skipped + 1)) ;;
-    *) failed=$((failed + 1)); failures="$failures\n  $1" ;;
-    esac
-}
-
-# The test numbers of every test defined in the given .at files.
+# tests_in TREE FILE...: sets $found to the test numbers of every test that
+# the given .at files define in TREE; a file that defines none there is a
+# failure.  (Not run in $(...): its records would be lost.)
 tests_in() {
-    local pattern
-    pattern=$(printf '%s|' "$@")
-    (cd "$ovs/tests" && AUTOTEST_PATH=x ./testsuite -l) | \
-        awk -v re="^(${pattern%|}):" \
-            '/^ *[0-9]+: / { split($2, a, ":"); if ((a[1] ":") ~ re) print $1 }' | \
-        tr -d ':' | tr '\n' ' '
+    local tree=$1 f nums
+    shift
+    found=""
+    (cd "$tree/tests" && AUTOTEST_PATH=x ./testsuite -l) \
+        > "$top/build/check/list-all.out" 2>&1 || {
+        record "testsuite -l in $tree" 1
+        return 1
+    }
+    for f in "$@"; do
+        nums=$(awk -v f="$f" '/^ *[0-9]+: / {
+                   split($2, a, ":"); if (a[1] == f) print $1 }' \
+               "$top/build/check/list-all.out" | tr -d ':' | tr '\n' ' ')
+        [ -n "$nums" ] || record "$f defines no test in $tree" 1
+        found="$found$nums"
+    done
+    [ -n "$found" ]
 }
 
-# Runs testsuite numbers $2... in tree $1, and records each result.
-run_testsuite() {
-    local tree=$1 label=$2
-    shift 2
-    make -s -C "$tree" tests/testsuite tests/ovstest >/dev/null 2>&1
-    rm -rf "$tree/tests/testsuite.dir"
-    make -s -C "$tree" check TESTSUITEFLAGS="-j$jobs ${TESTSUITEFLAGS:-} $*" \
-        > "$tree/check.out" 2>&1
-    # One line per test: "NUM: TITLE  ok|skipped (...)|FAILED (...)".
-    while IFS= read -r line; do
-        case "$line" in
-        *" ok") record "$label: $line" 0 ;;
-        *" skipped ("*)
-            if [ "${CI:-}" = true ] && echo "$line" | grep -q "usdt\|upcall-trace"; then
-                record "$label: $line (an end-to-end test may not skip in CI)" 1
-            else
-                record "$label: $line" 77
-            fi ;;
-        *"FAILED ("*|*"expected failure"*) record "$label: $line" 1 ;;
-        esac
-    done < <(grep -E '^ *[0-9]+: .* (ok|skipped \(.*\)|FAILED \(.*\)|expected failure.*)$' \
-                 "$tree/check.out")
-    grep -E '^ *[0-9]+: ' "$tree/check.out" | grep -v ' ok$' || true
-    grep -E "tests were successful|failed unexpectedly|were run" \
-        "$tree/check.out" | head -n 3
+# our_at_files: the .at files of ours that define tests (usdt-*.at,
+# upcall-trace*.at; usdt-macros.at only defines macros), by base name.
+our_at_files() {
+    local f
+    for f in $(our_files 'tests/usdt-*.at' 'tests/upcall-trace*.at'); do
+        grep -q '^AT_SETUP' "$f" && basename "$f"
+    done | csort -u | tr '\n' ' '
+}
+
+# check_list NAME LIST: a step's file list from git ls-files (and the
+# series) must not be empty; records a failure when it is.
+check_list() {
+    if [ -z "$2" ]; then
+        record "$1: the file list is empty (git ls-files failed or found nothing)" 1
+        return 1
+    fi
 }
 
 cd "$top" || exit 1
+mkdir -p "$top/build/check"
 
-note "checkpatch.py on patches/"
-for p in $(grep -v '^#' patches/series); do
-    if out=$($py "$ovs/utilities/checkpatch.py" -q "patches/$p" 2>&1); then
-        record "checkpatch $p" 0
-    else
-        echo "$out"
-        record "checkpatch $p" 1
-    fi
-done
+# 1. The series, patch by patch.
+if [ "${CHECK_SERIES:-1}" = 1 ]; then
+    series_step
+fi
 
 note "flake8"
-pyfiles=$(git ls-files -co --exclude-standard '*.py' 2>/dev/null)
-if [ -n "$pyfiles" ]; then
+pyfiles=$(our_files '*.py')
+if check_list flake8 "$pyfiles"; then
+    echo "$(echo "$pyfiles" | wc -l) files"
     # shellcheck disable=SC2086
     if flake8 $pyfiles; then record flake8 0; else record flake8 1; fi
 fi
 
 note "bpftrace parse check"
-for bt in $(git ls-files -co --exclude-standard 'utilities/usdt-scripts/*.bt'); do
+btfiles=$(our_files 'utilities/usdt-scripts/*.bt')
+check_list "bpftrace parse check" "$btfiles"
+for bt in $btfiles; do
     # bpftrace -d parses and analyses the script without attaching it (its
     # exit status is 1 either way): look for the AST and for errors.  Without
     # -p, the script's probes resolve ovs-vswitchd through $PATH.
-    PATH=$ovs/vswitchd:$PATH bpftrace -d "$bt" >"$ovs/bt-parse.out" 2>&1
-    if grep -q "^AST after: parser" "$ovs/bt-parse.out" && \
-       ! grep -q "^$bt:[0-9].*ERROR" "$ovs/bt-parse.out"; then
-        record "bpftrace -d $bt" 0
+    PATH=$ovs/vswitchd:$PATH bpftrace -d "$bt" >"$top/build/check/bt-parse.out" 2>&1
+    if grep -q "^AST after: parser" "$top/build/check/bt-parse.out" && \
+       ! grep -q "^$bt:[0-9].*ERROR" "$top/build/check/bt-parse.out"; then
+        echo "${bt#"$top"/}: parses"
+        record "bpftrace -d ${bt#"$top"/}" 0
     else
-        grep -v MEMLOCK "$ovs/bt-parse.out" | head -n 20
-        record "bpftrace -d $bt" 1
+        grep -v MEMLOCK "$top/build/check/bt-parse.out" | head -n 20
+        record "bpftrace -d ${bt#"$top"/}" 1
     fi
 done
 
-note "make dist carries every new file"
 if [ "${CHECK_QUICK:-0}" != 1 ]; then
-    if make -s -C "$ovs" dist >"$ovs/dist.out" 2>&1; then
-        tarball=$(ls -t "$ovs"/openvswitch-*.tar.gz | head -n1)
-        listing=$(tar -tzf "$tarball" | sed 's|^[^/]*/||')
-        missing=""
-        for f in $(git ls-files -co --exclude-standard -- tests utilities \
-                       ofproto lib include Documentation vswitchd); do
-            echo "$listing" | grep -qxF "$f" || missing="$missing $f"
-        done
-        if [ -z "$missing" ]; then
-            record "make dist" 0
+    note "make dist carries every new file"
+    distfiles=$(our_files tests utilities ofproto lib include Documentation \
+                          vswitchd | sed "s|^$top/||; s|^$ovs/||")
+    rm -f "$ovs"/openvswitch-*.tar.gz
+    if ! check_list "make dist" "$distfiles"; then
+        :
+    elif make -s -C "$ovs" dist >"$top/build/check/dist.out" 2>&1; then
+        tarball=$(find "$ovs" -maxdepth 1 -name 'openvswitch-*.tar.gz' | \
+                  head -n1)
+        if [ -z "$tarball" ]; then
+            record "make dist: exited 0 and wrote no tarball" 1
         else
-            echo "not in $tarball:$missing"
-            record "make dist" 1
+            listing=$(tar -tzf "$tarball" | sed 's|^[^/]*/||')
+            missing=""
+            for f in $distfiles; do
+                echo "$listing" | grep -qxF "$f" || missing="$missing $f"
+            done
+            echo "$(echo "$distfiles" | wc -l) files looked for in $tarball"
+            if [ -z "$missing" ]; then
+                record "make dist" 0
+            else
+                echo "not in $tarball:$missing"
+                record "make dist: missing$missing" 1
+            fi
         fi
     else
-        tail -n 20 "$ovs/dist.out"
-        record "make dist" 1
+        tail -n 20 "$top/build/check/dist.out"
+        record "make dist (exit status, see build/check/dist.out)" 1
     fi
 fi
 
 note "unit tests (pytest)"
-units=$(git ls-files -co --exclude-standard 'tests/test_*.py')
-if [ -n "$units" ]; then
+units=$(our_files 'tests/test_*.py')
+if check_list pytest "$units"; then
+    out=$top/build/check/pytest.out
+    # -rs lists each skipped test with its reason.
     # shellcheck disable=SC2086
-    OVS_BUILD=$ovs $py -m pytest -q -p no:cacheprovider $units \
-        > "$ovs/pytest.out" 2>&1
+    OVS_BUILD=$ovs $py -m pytest -q -rs -p no:cacheprovider $units \
+        > "$out" 2>&1
     rc=$?
-    tail -n 15 "$ovs/pytest.out"
-    n() { grep -oE "[0-9]+ $1" "$ovs/pytest.out" | tail -n1 | cut -d' ' -f1; }
+    tail -n 15 "$out"
+    n() { grep -E '^[0-9=]' "$out" | grep -oE "[0-9]+ $1" | tail -n1 | \
+          cut -d' ' -f1; }
     np=$(n passed) nf=$(n failed) ne=$(n error) ns=$(n skipped)
-    passed=$((passed + ${np:-0}))
-    skipped=$((skipped + ${ns:-0}))
+    np=${np:-0} nf=${nf:-0} ne=${ne:-0} ns=${ns:-0}
+    passed=$((passed + np))
     if [ "$rc" != 0 ]; then
-        nbad=$(( ${nf:-0} + ${ne:-0} ))
-        failed=$((failed + (nbad > 0 ? nbad : 1)))
-        failures="$failures\n  pytest (see build/ovs/pytest.out)"
+        nbad=$((nf + ne))
+        record_fail_n $((nbad > 0 ? nbad : 1)) \
+            "pytest: exit $rc, $nf failed, $ne errors (see build/check/pytest.out)"
+    elif [ "$np" = 0 ]; then
+        record "pytest: exit 0 but no test passed" 1
+    fi
+    if [ "$ns" != 0 ] && [ "${CI:-}" = true ]; then
+        grep '^SKIPPED' "$out"
+        record_fail_n "$ns" "pytest: $ns skipped; with CI=true a test may not skip (see build/check/pytest.out)"
+    else
+        skipped=$((skipped + ns))
     fi
 fi
 
-if [ "${CHECK_QUICK:-0}" = 1 ]; then
-    selection="-k usdt -k upcall-trace"
+note "Open vSwitch testsuite, patched tree ($ovs)"
+if [ -n "${CHECK_TESTS:-}" ]; then
+    found=$CHECK_TESTS
+elif [ "${CHECK_QUICK:-0}" = 1 ]; then
+    found="-k usdt -k upcall-trace"
 else
-    selection=$(tests_in ofproto-dpif.at dpif-netdev.at pmd.at dpctl.at \
-                         learn.at usdt-revalidator.at usdt-watch-flows.at \
-                         usdt-filter-probe.at upcall-trace.at)
+    ours_at=$(our_at_files)
+    check_list "our .at files" "$ours_at"
+    # shellcheck disable=SC2086
+    tests_in "$ovs" ofproto-dpif.at dpif-netdev.at pmd.at dpctl.at learn.at \
+        $ours_at
 fi
-note "Open vSwitch testsuite ($(echo $selection | wc -w) tests), patched tree"
-# shellcheck disable=SC2086
-run_testsuite "$ovs" testsuite $selection
+# An empty selection would run the whole testsuite: tests_in failed then.
+if [ -n "$found" ]; then
+    # shellcheck disable=SC2086
+    ts_run "$ovs" testsuite probes $found && ts_record testsuite probes
+fi
 
 if [ "${CHECK_NOUSDT:-1}" = 1 ]; then
-    note "build without --enable-usdt-probes"
-    if USDT=no "$top/scripts/build.sh"; then
+    note "build without --enable-usdt-probes: the probe tests must skip"
+    nousdt=""
+    if [ "${CHECK_SERIES:-1}" = 1 ]; then
+        # The whole series, built without probes by the series step.
+        if [ -n "$series_nousdt_tree" ]; then
+            nousdt=$series_nousdt_tree
+        else
+            record "no-probe tests: not run, the series did not build to its last patch without probes" 1
+        fi
+    elif USDT=no "$top/scripts/build.sh"; then
         record "build without usdt probes" 0
         nousdt=$top/build/ovs-nousdt
-        # The probe tests must skip there, saying why; the others pass.
-        # shellcheck disable=SC2046
-        CI= run_testsuite "$nousdt" nousdt \
-            $(ovs=$nousdt tests_in dpif-netdev.at usdt-revalidator.at \
-                          usdt-watch-flows.at usdt-filter-probe.at \
-                          upcall-trace.at) -k revalidator -k upcall
     else
         record "build without usdt probes" 1
+    fi
+    if [ -n "$nousdt" ]; then
+        echo "tree: $nousdt"
+        # shellcheck disable=SC2046
+        tests_in "$nousdt" dpif-netdev.at $(our_at_files)
+        # shellcheck disable=SC2086
+        ts_run "$nousdt" nousdt noprobes $found -k revalidator -k upcall && \
+            ts_record nousdt noprobes
+        by_design_what="probe tests on the build without --enable-usdt-probes"
     fi
 fi
 
@@ -181,17 +226,18 @@ if [ "${CHECK_ASAN:-1}" = 1 ]; then
     if OVS_DIR=$asan CFLAGS="-g -O1 -fsanitize=address -fno-omit-frame-pointer" \
            "$top/scripts/build.sh"; then
         record "AddressSanitizer build" 0
-        # OVS's testsuite fails a test whose daemons leave an ASan report.
-        ASAN_OPTIONS=detect_leaks=1 run_testsuite "$asan" asan \
-            $(ovs=$asan tests_in upcall-trace.at)
+        # OVS's testsuite fails a test whose daemons leave an ASan report;
+        # such a test is not rerun.
+        if tests_in "$asan" upcall-trace.at upcall-trace-verdicts.at; then
+            # shellcheck disable=SC2086
+            ASAN_OPTIONS=detect_leaks=1 ts_run "$asan" asan probes $found && \
+                ts_record asan probes
+        fi
     else
         record "AddressSanitizer build" 1
     fi
 fi
 
-if [ "$failed" != 0 ]; then
-    printf '\nFailures:%b\n' "$failures"
-fi
 echo
-echo "check: $passed passed, $failed failed, $skipped skipped"
-[ "$failed" = 0 ]
+echo "make check took $(elapsed)"
+summary check
