@@ -66,7 +66,7 @@ VLOG_DEFINE_THIS_MODULE(ofproto_dpif_upcall_trace);
  *
  * Everything else (the traces, and the configuration that the commands show)
  * lives in 'struct uptrace_state' and is guarded by its 'mutex'.  Writers take
- * it only for a trace that exists, to append what they formatted beforehand
+ * it only for a trace that exists, to append what they prepared beforehand
  * without the lock:
  *
  *   - a translation that matched the filter or resumed a traced frozen state,
@@ -75,6 +75,23 @@ VLOG_DEFINE_THIS_MODULE(ofproto_dpif_upcall_trace);
  *   - the installation of a datapath flow, and each revalidator verdict, only
  *     when its udpif_key has a nonzero trace id and tracing is enabled.  A
  *     verdict on an untraced flow (trace id 0) costs one test, no lock.
+ *
+ * Packet processing threads wait for the mutex, so no critical section does
+ * work that grows with the size of a trace or with the number of traces:
+ *
+ *   - A trace's rounds, its flows' keys and masks and the flows themselves
+ *     never change once added, only the events and counters of its flows do,
+ *     and a trace is reference counted.  upcall/trace/get and list take a
+ *     reference and copy the counters under the mutex, and format from that
+ *     snapshot without it.
+ *
+ *   - Evicting a trace, and upcall/trace/delete, unlink the traces under the
+ *     mutex and free them after releasing it.
+ *
+ * Each upcall/trace/create starts a new session, with a new 'generation'.
+ * A translation records the generation of the session it started in, and
+ * is dropped if it ends in another one, so that an upcall that began before
+ * a delete and a create never lands in the new session.
  *
  * The mutex is a leaf: no other lock is taken while it is held.  It is taken
  * while the revalidator holds a ukey's mutex, never the other way around.
@@ -89,17 +106,18 @@ VLOG_DEFINE_THIS_MODULE(ofproto_dpif_upcall_trace);
  *   - UPTRACE_MAX_ROUNDS translation rounds, further rounds are counted but
  *     not kept;
  *
- *   - UPTRACE_MAX_TEXT bytes of translation text over all its rounds: the
- *     round that crosses the limit is truncated, later ones are counted but
- *     not kept;
+ *   - UPTRACE_MAX_TEXT bytes of translation steps and datapath actions over
+ *     all its rounds: the steps of the round that crosses the limit are
+ *     truncated, later rounds are counted but not kept;
  *
  *   - UPTRACE_MAX_FLOWS datapath flows, each with its key and mask (at most
  *     UPTRACE_MAX_FLOW_TEXT bytes) and its UPTRACE_MAX_EVENTS most recent
  *     events (installation, modification, deletion), plus the count of its
  *     "keep" verdicts.
  *
- * so that a trace takes less than about 100 kB, and a tracer with the
- * default limit less than about 6.5 MB. */
+ * so that a trace takes less than about 150 kB (each round also keeps its
+ * flow before and after translation and its megaflow), and a tracer with the
+ * default limit less than about 10 MB. */
 
 #define UPTRACE_DEFAULT_MAX_TRACES 64
 #define UPTRACE_MAX_MAX_TRACES 1024
@@ -116,18 +134,28 @@ static atomic_uint64_t uptrace_next_id = ATOMIC_VAR_INIT(1);
 struct uptrace_filter {
     struct minimatch match;     /* Matched against the upcall's flow. */
     struct uuid ofproto_uuid;   /* The bridge whose upcalls are traced. */
+    uint64_t generation;        /* The session that it belongs to. */
 };
 
-/* A translation round: one upcall's translation. */
+/* A translation round: one upcall's translation.  Immutable once added to a
+ * trace.  The lines that follow the translation steps are formatted when the
+ * trace is printed, in the main thread, where port names can be looked up. */
 struct uptrace_round {
     long long int when;         /* Wall clock time, in ms. */
-    uint32_t recirc_id;         /* Upcall's recirc_id, 0 for a first round. */
     bool matches_filter;        /* Whether the upcall's flow matches it. */
-    char *text;                 /* The trace, as ofproto/trace prints it. */
+    char *steps;                /* The translation steps (trace nodes). */
+    struct flow flow;           /* Flow before translation. */
+    struct flow final_flow;     /* Flow after translation. */
+    struct minimatch megaflow;  /* Valid only if 'has_megaflow'. */
+    bool has_megaflow;
+    struct ofpbuf odp_actions;
+    enum xlate_error error;
+    enum slow_path_reason slow;
 };
 
 enum uptrace_event_type {
     UPTRACE_EV_INSTALL,         /* A handler installed the flow. */
+    UPTRACE_EV_INSTALL_FAILED,  /* The datapath refused to install it. */
     UPTRACE_EV_VERDICT,         /* The revalidator modified or deleted it. */
 };
 
@@ -138,12 +166,11 @@ struct uptrace_event {
     enum flow_del_reason reason;        /* For a verdict. */
     enum uptrace_phase phase;   /* For a verdict. */
     unsigned pmd_id;            /* For an installation. */
+    int error;                  /* For a failed installation, an errno. */
 };
 
-/* A datapath flow that a traced translation installed. */
-struct uptrace_flow {
-    ovs_u128 ufid;
-    char *match;                /* Datapath key and mask, as dpctl prints. */
+/* What changes in a flow of a trace: guarded by the tracer's mutex. */
+struct uptrace_flow_events {
     unsigned long long n_keeps; /* Number of "keep" verdicts. */
     long long int last_keep;    /* Wall clock time of the last one. */
 
@@ -152,17 +179,27 @@ struct uptrace_flow {
     size_t n_events;            /* Total number of events ever recorded. */
 };
 
+/* A datapath flow that a traced translation installed. */
+struct uptrace_flow {
+    ovs_u128 ufid;              /* Immutable. */
+    char *match;                /* Datapath key and mask, as dpctl prints. */
+    struct uptrace_flow_events ev;
+};
+
 struct uptrace_trace {
+    struct ovs_refcount ref;
     struct hmap_node hmap_node; /* In 'state->traces', by hash of 'id'. */
     struct ovs_list list_node;  /* In 'state->traces_lru', oldest first. */
     uint64_t id;
     long long int created;      /* Wall clock time, in ms. */
     char *flow;                 /* The first round's flow. */
 
-    struct uptrace_round rounds[UPTRACE_MAX_ROUNDS];
+    /* The first 'n_rounds' rounds and 'n_flows' flows never change, so that
+     * a snapshot may read them without the mutex. */
+    struct uptrace_round *rounds[UPTRACE_MAX_ROUNDS];
     size_t n_rounds;            /* Rounds kept in 'rounds'. */
     size_t n_dropped_rounds;    /* Rounds beyond the limits. */
-    size_t text_bytes;          /* Sum of the rounds' text lengths. */
+    size_t text_bytes;          /* Sum of the rounds' recorded bytes. */
 
     struct uptrace_flow *flows[UPTRACE_MAX_FLOWS];
     size_t n_flows;
@@ -172,6 +209,7 @@ struct uptrace_trace {
 struct uptrace_state {
     struct ovs_mutex mutex;
     bool enabled OVS_GUARDED;
+    uint64_t generation OVS_GUARDED;    /* Incremented by each create. */
     char *bridge OVS_GUARDED;           /* Bridge named in create. */
     char *filter OVS_GUARDED;           /* The filter, formatted. */
     size_t max_traces OVS_GUARDED;
@@ -186,6 +224,7 @@ struct uptrace_upcall {
     struct ovs_list nodes;      /* Trace nodes that translation adds. */
     struct flow flow;           /* Flow before translation. */
     uint64_t trace_id;
+    uint64_t generation;        /* Session in which the upcall began. */
     bool new_trace;             /* True if the trace is to be created. */
     bool matches_filter;        /* Whether 'flow' matches the filter. */
     long long int when;
@@ -216,6 +255,17 @@ uptrace_filter_free(struct uptrace_filter *filter)
 }
 
 static void
+uptrace_round_free(struct uptrace_round *round)
+{
+    free(round->steps);
+    if (round->has_megaflow) {
+        minimatch_destroy(&round->megaflow);
+    }
+    ofpbuf_uninit(&round->odp_actions);
+    free(round);
+}
+
+static void
 uptrace_flow_free(struct uptrace_flow *flow)
 {
     free(flow->match);
@@ -223,36 +273,83 @@ uptrace_flow_free(struct uptrace_flow *flow)
 }
 
 static void
-uptrace_trace_free(struct uptrace_trace *trace)
+uptrace_trace_unref(struct uptrace_trace *trace)
 {
-    for (size_t i = 0; i < trace->n_rounds; i++) {
-        free(trace->rounds[i].text);
+    if (trace && ovs_refcount_unref_relaxed(&trace->ref) == 1) {
+        for (size_t i = 0; i < trace->n_rounds; i++) {
+            uptrace_round_free(trace->rounds[i]);
+        }
+        for (size_t i = 0; i < trace->n_flows; i++) {
+            uptrace_flow_free(trace->flows[i]);
+        }
+        free(trace->flow);
+        free(trace);
     }
-    for (size_t i = 0; i < trace->n_flows; i++) {
-        uptrace_flow_free(trace->flows[i]);
-    }
-    free(trace->flow);
-    free(trace);
 }
 
+/* Unlinks 'trace' from 'state'.  The caller must unref it, preferably after
+ * releasing the mutex. */
 static void
-uptrace_remove_trace(struct uptrace_state *state, struct uptrace_trace *trace)
+uptrace_unlink_trace(struct uptrace_state *state, struct uptrace_trace *trace)
     OVS_REQUIRES(state->mutex)
 {
     hmap_remove(&state->traces, &trace->hmap_node);
     ovs_list_remove(&trace->list_node);
-    uptrace_trace_free(trace);
+}
+
+/* Frees the traces in 'traces', a list of "struct uptrace_trace" linked by
+ * 'list_node' and no longer in any tracer.  Returns their number. */
+static size_t
+uptrace_free_traces(struct ovs_list *traces)
+{
+    struct uptrace_trace *trace;
+    size_t n = 0;
+
+    LIST_FOR_EACH_POP (trace, list_node, traces) {
+        uptrace_trace_unref(trace);
+        n++;
+    }
+    return n;
+}
+
+/* Enables tracing on 'tracer' of the upcalls of the bridge 'ofproto_uuid',
+ * named 'bridge', whose flow matches 'match' (formatted as 'filter'), with
+ * at most 'max_traces' traces.  Tracing must be disabled. */
+void
+uptrace_enable(struct uptrace *tracer, const struct uuid *ofproto_uuid,
+               const char *bridge, const struct match *match,
+               const char *filter_s, size_t max_traces)
+{
+    struct uptrace_state *state = tracer->state;
+    struct uptrace_filter *filter = xmalloc(sizeof *filter);
+
+    minimatch_init(&filter->match, match);
+    filter->ofproto_uuid = *ofproto_uuid;
+
+    ovs_mutex_lock(&state->mutex);
+    ovs_assert(!state->enabled);
+    state->enabled = true;
+    filter->generation = ++state->generation;
+    state->bridge = xstrdup(bridge);
+    state->filter = xstrdup(filter_s);
+    state->max_traces = MIN(MAX(max_traces, 1), UPTRACE_MAX_MAX_TRACES);
+    state->n_evicted = 0;
+    ovs_mutex_unlock(&state->mutex);
+
+    ovsrcu_set(&tracer->filter, filter);
+    atomic_store_relaxed(&tracer->enabled, true);
 }
 
 /* Disables tracing on 'tracer' and frees its traces.  Returns the number of
  * traces freed. */
-static size_t
+size_t
 uptrace_disable(struct uptrace *tracer)
 {
     struct uptrace_state *state = tracer->state;
+    struct ovs_list traces = OVS_LIST_INITIALIZER(&traces);
+    struct hmap traces_map = HMAP_INITIALIZER(&traces_map);
     struct uptrace_filter *filter;
-    struct uptrace_trace *trace;
-    size_t n = 0;
+    char *bridge, *filter_s;
 
     atomic_store_relaxed(&tracer->enabled, false);
     filter = ovsrcu_get_protected(struct uptrace_filter *, &tracer->filter);
@@ -263,17 +360,18 @@ uptrace_disable(struct uptrace *tracer)
 
     ovs_mutex_lock(&state->mutex);
     state->enabled = false;
-    LIST_FOR_EACH_SAFE (trace, list_node, &state->traces_lru) {
-        uptrace_remove_trace(state, trace);
-        n++;
-    }
-    free(state->bridge);
+    ovs_list_push_back_all(&traces, &state->traces_lru);
+    hmap_swap(&traces_map, &state->traces);
+    bridge = state->bridge;
     state->bridge = NULL;
-    free(state->filter);
+    filter_s = state->filter;
     state->filter = NULL;
     ovs_mutex_unlock(&state->mutex);
 
-    return n;
+    hmap_destroy(&traces_map);
+    free(bridge);
+    free(filter_s);
+    return uptrace_free_traces(&traces);
 }
 
 void
@@ -309,39 +407,46 @@ uptrace_find(struct uptrace_state *state, uint64_t id)
 
 /* Called by upcall_xlate(), only when uptrace_enabled(tracer), for a miss
  * upcall whose translation 'xin' (already initialized by xlate_in_init())
- * is about to start, in bridge 'ofproto'.
+ * is about to start, in the bridge whose uuid is 'ofproto_uuid'.
  *
  * If the upcall resumes a frozen state that carries a trace id, the upcall
  * joins that trace if it is still held, whatever the filter says.  Otherwise
- * the upcall starts a new trace if its flow matches the filter.  In both
- * cases, sets 'xin->trace' and 'xin->trace_id' and returns a context that
- * the caller must pass to uptrace_upcall_end() after the translation.
- * Otherwise returns NULL and leaves 'xin' alone. */
+ * the upcall starts a new trace if it is the first of its packet's pipeline
+ * (its recirc_id is 0) and its flow matches the filter: a trace never starts
+ * in the middle of an untraced pipeline.  In both cases, sets 'xin->trace'
+ * and 'xin->trace_id' and returns a context that the caller must pass to
+ * uptrace_upcall_end() after the translation.  Otherwise returns NULL and
+ * leaves 'xin' alone. */
 struct uptrace_upcall *
-uptrace_upcall_begin(struct uptrace *tracer,
-                     const struct ofproto_dpif *ofproto, struct xlate_in *xin)
+uptrace_upcall_begin(struct uptrace *tracer, const struct uuid *ofproto_uuid,
+                     struct xlate_in *xin)
 {
     struct uptrace_state *state = tracer->state;
     const struct uptrace_filter *filter;
     struct uptrace_upcall *ut;
     uint64_t id = xin->trace_id;
+    uint64_t generation;
     bool new_trace = false;
     bool matches;
 
     filter = ovsrcu_get(struct uptrace_filter *, &tracer->filter);
-    matches = (filter
-               && uuid_equals(&filter->ofproto_uuid, &ofproto->uuid)
+    if (!filter) {
+        return NULL;
+    }
+    matches = (uuid_equals(&filter->ofproto_uuid, ofproto_uuid)
                && minimatch_matches_flow(&filter->match, &xin->flow));
+    generation = filter->generation;
     if (id) {
         bool found;
 
         ovs_mutex_lock(&state->mutex);
-        found = state->enabled && uptrace_find(state, id);
+        found = (state->enabled && state->generation == generation
+                 && uptrace_find(state, id));
         ovs_mutex_unlock(&state->mutex);
         if (!found) {
             return NULL;
         }
-    } else if (matches) {
+    } else if (matches && !xin->flow.recirc_id) {
         atomic_add_relaxed(&uptrace_next_id, 1, &id);
         new_trace = true;
     } else {
@@ -352,6 +457,7 @@ uptrace_upcall_begin(struct uptrace *tracer,
     ovs_list_init(&ut->nodes);
     ut->flow = xin->flow;
     ut->trace_id = id;
+    ut->generation = generation;
     ut->new_trace = new_trace;
     ut->matches_filter = matches;
     ut->when = time_wall_msec();
@@ -367,88 +473,58 @@ uptrace_format_time(struct ds *s, long long int when)
     ds_put_strftime_msec(s, "%Y-%m-%dT%H:%M:%S.###Z", when, true);
 }
 
-/* Formats one translation round into 's', like ofproto/trace does. */
-static void
-uptrace_format_round(struct ds *s, struct uptrace_upcall *ut,
-                     const struct xlate_in *xin, const struct xlate_out *xout,
-                     int xlate_error, const struct flow_wildcards *wc,
-                     const struct ofpbuf *odp_actions)
+/* Records the translation 'ut' as a round, from the translation's 'xin',
+ * 'xout', 'xlate_error', 'wc' (may be NULL) and 'odp_actions' (may be NULL).
+ * 'text_left' is what the trace can still take of translation steps and
+ * datapath actions.  Called without the mutex. */
+static struct uptrace_round *
+uptrace_make_round(struct uptrace_upcall *ut, const struct xlate_in *xin,
+                   const struct xlate_out *xout, int xlate_error,
+                   const struct flow_wildcards *wc,
+                   const struct ofpbuf *odp_actions, size_t text_left)
 {
-    ds_put_cstr(s, "Flow: ");
-    flow_format(s, &ut->flow, NULL);
-    ds_put_char(s, '\n');
+    struct uptrace_round *round = xzalloc(sizeof *round);
+    size_t odp_len = odp_actions ? odp_actions->size : 0;
+    struct ds steps = DS_EMPTY_INITIALIZER;
 
-    oftrace_node_list_format(s, &ut->nodes);
-
-    ds_put_cstr(s, "\nFinal flow: ");
-    if (flow_equal(&ut->flow, &xin->flow)) {
-        ds_put_cstr(s, "unchanged");
-    } else {
-        flow_format(s, &xin->flow, NULL);
+    oftrace_node_list_format(&steps, &ut->nodes);
+    if (steps.length + odp_len > text_left) {
+        ds_truncate(&steps, text_left > odp_len ? text_left - odp_len : 0);
+        ds_put_format(&steps, "\n[Truncated: this trace reached its limit "
+                      "of %d bytes of translation text.]\n",
+                      UPTRACE_MAX_TEXT);
     }
-    ds_put_char(s, '\n');
 
+    round->when = ut->when;
+    round->matches_filter = ut->matches_filter;
+    round->steps = ds_steal_cstr(&steps);
+    round->flow = ut->flow;
+    round->final_flow = xin->flow;
     if (wc) {
         struct match match;
 
-        ds_put_cstr(s, "Megaflow: ");
         match_init(&match, &ut->flow, wc);
-        match_format(&match, NULL, s, OFP_DEFAULT_PRIORITY);
-        ds_put_char(s, '\n');
+        minimatch_init(&round->megaflow, &match);
+        round->has_megaflow = true;
     }
-
-    ds_put_cstr(s, "Datapath actions: ");
-    if (odp_actions) {
-        format_odp_actions(s, odp_actions->data, odp_actions->size, NULL);
+    ofpbuf_init(&round->odp_actions, odp_len);
+    if (odp_len) {
+        ofpbuf_put(&round->odp_actions, odp_actions->data, odp_len);
     }
-    ds_put_char(s, '\n');
-
-    if (xlate_error != XLATE_OK) {
-        ds_put_format(s, "Translation failed (%s), packet is dropped.\n",
-                      xlate_strerror(xlate_error));
-    } else if (xout->slow) {
-        enum slow_path_reason slow;
-
-        ds_put_cstr(s, "This flow is handled by the userspace slow path "
-                    "because it:\n");
-        for (slow = xout->slow; slow; slow = zero_rightmost_1bit(slow)) {
-            enum slow_path_reason bit = rightmost_1bit(slow);
-
-            ds_put_format(s, "  - %s.\n",
-                          slow_path_reason_to_explanation(bit));
-        }
-    }
+    round->error = xlate_error;
+    round->slow = xout->slow;
+    return round;
 }
 
-/* Adds the round in 's' (whose contents it steals) to 'trace', within the
- * trace's memory bounds. */
-static void
-uptrace_add_round(struct uptrace_trace *trace,
-                  const struct uptrace_upcall *ut, struct ds *s)
+/* What a round counts against UPTRACE_MAX_TEXT. */
+static size_t
+uptrace_round_bytes(const struct uptrace_round *round)
 {
-    struct uptrace_round *round;
-
-    if (trace->n_rounds >= UPTRACE_MAX_ROUNDS
-        || trace->text_bytes >= UPTRACE_MAX_TEXT) {
-        trace->n_dropped_rounds++;
-        return;
-    }
-    if (trace->text_bytes + s->length > UPTRACE_MAX_TEXT) {
-        ds_truncate(s, UPTRACE_MAX_TEXT - trace->text_bytes);
-        ds_put_format(s, "\n[Truncated: this trace reached its limit of %d "
-                      "bytes of translation text.]\n", UPTRACE_MAX_TEXT);
-    }
-
-    round = &trace->rounds[trace->n_rounds++];
-    round->when = ut->when;
-    round->recirc_id = ut->flow.recirc_id;
-    round->matches_filter = ut->matches_filter;
-    trace->text_bytes += s->length;
-    round->text = ds_steal_cstr(s);
+    return strlen(round->steps) + round->odp_actions.size;
 }
 
 /* Finishes the traced translation 'ut' that uptrace_upcall_begin() started:
- * formats the round (from the translation's 'xin', 'xout', 'xlate_error' (an
+ * records the round (from the translation's 'xin', 'xout', 'xlate_error' (an
  * enum xlate_error), 'wc' (may be NULL) and 'odp_actions' (may be NULL)),
  * adds it to its trace, creating the trace if needed, and frees 'ut'. */
 void
@@ -458,24 +534,50 @@ uptrace_upcall_end(struct uptrace *tracer, struct uptrace_upcall *ut,
                    const struct ofpbuf *odp_actions)
 {
     struct uptrace_state *state = tracer->state;
-    struct uptrace_trace *trace;
-    struct ds flow_s = DS_EMPTY_INITIALIZER;
-    struct ds s = DS_EMPTY_INITIALIZER;
+    struct ovs_list evicted = OVS_LIST_INITIALIZER(&evicted);
+    struct uptrace_trace *trace, *new = NULL;
+    struct uptrace_round *round = NULL;
+    size_t text_left = UPTRACE_MAX_TEXT;
+    bool full = false;
 
-    /* Format everything before taking the mutex. */
-    uptrace_format_round(&s, ut, xin, xout, xlate_error, wc, odp_actions);
+    /* Look at the space left in an existing trace (it can only shrink), so
+     * as to format nothing for a full one, and make everything without the
+     * mutex. */
+    if (!ut->new_trace) {
+        ovs_mutex_lock(&state->mutex);
+        trace = uptrace_find(state, ut->trace_id);
+        if (trace) {
+            full = (trace->n_rounds >= UPTRACE_MAX_ROUNDS
+                    || trace->text_bytes >= UPTRACE_MAX_TEXT);
+            text_left = UPTRACE_MAX_TEXT - MIN(trace->text_bytes,
+                                               UPTRACE_MAX_TEXT);
+        }
+        ovs_mutex_unlock(&state->mutex);
+    }
+    if (!full) {
+        round = uptrace_make_round(ut, xin, xout, xlate_error, wc,
+                                   odp_actions, text_left);
+    }
     oftrace_node_list_destroy(&ut->nodes);
     if (ut->new_trace) {
+        struct ds flow_s = DS_EMPTY_INITIALIZER;
+
+        new = xzalloc(sizeof *new);
+        ovs_refcount_init(&new->ref);
+        new->id = ut->trace_id;
+        new->created = ut->when;
         flow_format(&flow_s, &ut->flow, NULL);
+        new->flow = ds_steal_cstr(&flow_s);
     }
 
     ovs_mutex_lock(&state->mutex);
-    trace = state->enabled ? uptrace_find(state, ut->trace_id) : NULL;
-    if (!trace && ut->new_trace && state->enabled) {
-        trace = xzalloc(sizeof *trace);
-        trace->id = ut->trace_id;
-        trace->created = ut->when;
-        trace->flow = ds_steal_cstr(&flow_s);
+    if (!state->enabled || state->generation != ut->generation) {
+        /* Tracing was disabled, or the session that this upcall began in was
+         * replaced by a new one: drop it. */
+        trace = NULL;
+    } else if (new) {
+        trace = new;
+        new = NULL;
         hmap_insert(&state->traces, &trace->hmap_node, hash_uint64(trace->id));
         ovs_list_push_back(&state->traces_lru, &trace->list_node);
 
@@ -484,17 +586,30 @@ uptrace_upcall_end(struct uptrace *tracer, struct uptrace_upcall *ut,
 
             oldest = CONTAINER_OF(ovs_list_front(&state->traces_lru),
                                   struct uptrace_trace, list_node);
-            uptrace_remove_trace(state, oldest);
+            uptrace_unlink_trace(state, oldest);
+            ovs_list_push_back(&evicted, &oldest->list_node);
             state->n_evicted++;
         }
+    } else {
+        trace = uptrace_find(state, ut->trace_id);
     }
     if (trace) {
-        uptrace_add_round(trace, ut, &s);
+        if (!round || trace->n_rounds >= UPTRACE_MAX_ROUNDS
+            || trace->text_bytes >= UPTRACE_MAX_TEXT) {
+            trace->n_dropped_rounds++;
+        } else {
+            trace->text_bytes += uptrace_round_bytes(round);
+            trace->rounds[trace->n_rounds++] = round;
+            round = NULL;
+        }
     }
     ovs_mutex_unlock(&state->mutex);
 
-    ds_destroy(&flow_s);
-    ds_destroy(&s);
+    if (round) {
+        uptrace_round_free(round);
+    }
+    uptrace_trace_unref(new);
+    uptrace_free_traces(&evicted);
     free(ut);
 }
 
@@ -512,24 +627,31 @@ uptrace_find_flow(struct uptrace_trace *trace, const ovs_u128 *ufid)
 static void
 uptrace_add_event(struct uptrace_flow *flow, const struct uptrace_event *ev)
 {
-    flow->events[flow->n_events++ % UPTRACE_MAX_EVENTS] = *ev;
+    struct uptrace_flow_events *fe = &flow->ev;
+
+    fe->events[fe->n_events++ % UPTRACE_MAX_EVENTS] = *ev;
 }
 
 /* Records in trace 'trace_id' that the datapath flow 'ufid', whose key and
  * mask are the 'key_len' bytes of 'key' and the 'mask_len' bytes of 'mask',
- * was installed for PMD 'pmd_id'. */
+ * was installed for PMD 'pmd_id', if 'error' is 0, or that the datapath
+ * refused to install it with errno value 'error'.  To be called once the
+ * datapath has done it. */
 void
 uptrace_flow_installed(struct uptrace *tracer, uint64_t trace_id,
                        const ovs_u128 *ufid, unsigned pmd_id,
                        const struct nlattr *key, size_t key_len,
-                       const struct nlattr *mask, size_t mask_len)
+                       const struct nlattr *mask, size_t mask_len,
+                       int error)
 {
     struct uptrace_state *state = tracer->state;
     struct uptrace_event ev = {
         .when = time_wall_msec(),
-        .type = UPTRACE_EV_INSTALL,
+        .type = error ? UPTRACE_EV_INSTALL_FAILED : UPTRACE_EV_INSTALL,
         .pmd_id = pmd_id,
+        .error = error,
     };
+    struct uptrace_flow *new = NULL;
     struct uptrace_trace *trace;
     struct ds s = DS_EMPTY_INITIALIZER;
 
@@ -542,6 +664,9 @@ uptrace_flow_installed(struct uptrace *tracer, uint64_t trace_id,
         ds_truncate(&s, UPTRACE_MAX_FLOW_TEXT);
         ds_put_cstr(&s, "...");
     }
+    new = xzalloc(sizeof *new);
+    new->ufid = *ufid;
+    new->match = ds_steal_cstr(&s);
 
     ovs_mutex_lock(&state->mutex);
     trace = state->enabled ? uptrace_find(state, trace_id) : NULL;
@@ -549,9 +674,8 @@ uptrace_flow_installed(struct uptrace *tracer, uint64_t trace_id,
         struct uptrace_flow *flow = uptrace_find_flow(trace, ufid);
 
         if (!flow && trace->n_flows < UPTRACE_MAX_FLOWS) {
-            flow = xzalloc(sizeof *flow);
-            flow->ufid = *ufid;
-            flow->match = ds_steal_cstr(&s);
+            flow = new;
+            new = NULL;
             trace->flows[trace->n_flows++] = flow;
         } else if (!flow) {
             trace->n_dropped_flows++;
@@ -561,7 +685,10 @@ uptrace_flow_installed(struct uptrace *tracer, uint64_t trace_id,
         }
     }
     ovs_mutex_unlock(&state->mutex);
-    ds_destroy(&s);
+
+    if (new) {
+        uptrace_flow_free(new);
+    }
 }
 
 void
@@ -581,8 +708,8 @@ uptrace_verdict__(struct uptrace *tracer, uint64_t trace_id,
         if (flow && result == UKEY_KEEP) {
             /* Count it: there would be one per flow every revalidation
              * round. */
-            flow->n_keeps++;
-            flow->last_keep = now;
+            flow->ev.n_keeps++;
+            flow->ev.last_keep = now;
         } else if (flow) {
             struct uptrace_event ev = {
                 .when = now,
@@ -595,6 +722,49 @@ uptrace_verdict__(struct uptrace *tracer, uint64_t trace_id,
         }
     }
     ovs_mutex_unlock(&state->mutex);
+}
+
+/* A copy of what a trace holds, to format it without the tracer's mutex. */
+struct uptrace_snapshot {
+    struct uptrace_trace *trace;        /* Holds a reference. */
+    char *bridge;
+    char *filter;
+    size_t n_rounds;
+    size_t n_dropped_rounds;
+    size_t n_flows;
+    size_t n_dropped_flows;
+    struct uptrace_flow_events *flows;  /* 'n_flows' of them. */
+};
+
+/* Takes a snapshot of 'trace' into 'snap'.  Copies only its counters and
+ * the events of its flows, a bounded amount. */
+static void
+uptrace_snapshot_take(struct uptrace_snapshot *snap,
+                      struct uptrace_state *state,
+                      struct uptrace_trace *trace)
+    OVS_REQUIRES(state->mutex)
+{
+    ovs_refcount_ref(&trace->ref);
+    snap->trace = trace;
+    snap->bridge = xstrdup(state->bridge);
+    snap->filter = xstrdup(state->filter);
+    snap->n_rounds = trace->n_rounds;
+    snap->n_dropped_rounds = trace->n_dropped_rounds;
+    snap->n_flows = trace->n_flows;
+    snap->n_dropped_flows = trace->n_dropped_flows;
+    snap->flows = xmalloc(trace->n_flows * sizeof *snap->flows);
+    for (size_t i = 0; i < trace->n_flows; i++) {
+        snap->flows[i] = trace->flows[i]->ev;
+    }
+}
+
+static void
+uptrace_snapshot_destroy(struct uptrace_snapshot *snap)
+{
+    uptrace_trace_unref(snap->trace);
+    free(snap->bridge);
+    free(snap->filter);
+    free(snap->flows);
 }
 
 /* What the revalidator did with a flow, for "... by the revalidator". */
@@ -618,10 +788,15 @@ uptrace_format_event(struct ds *s, const struct uptrace_event *ev)
 {
     ds_put_cstr(s, "    ");
     uptrace_format_time(s, ev->when);
-    if (ev->type == UPTRACE_EV_INSTALL) {
-        ds_put_format(s, " installed");
+    if (ev->type == UPTRACE_EV_INSTALL
+        || ev->type == UPTRACE_EV_INSTALL_FAILED) {
+        ds_put_cstr(s, ev->type == UPTRACE_EV_INSTALL
+                       ? " installed" : " install failed");
         if (ev->pmd_id != PMD_ID_NULL && ev->pmd_id != NON_PMD_CORE_ID) {
             ds_put_format(s, " (pmd %u)", ev->pmd_id);
+        }
+        if (ev->type == UPTRACE_EV_INSTALL_FAILED) {
+            ds_put_format(s, ": %s", ovs_strerror(ev->error));
         }
     } else {
         ds_put_format(s, " %s by the revalidator (%s phase)",
@@ -636,49 +811,76 @@ uptrace_format_event(struct ds *s, const struct uptrace_event *ev)
 }
 
 static void
-uptrace_format_flow(struct ds *s, const struct uptrace_flow *flow)
+uptrace_format_flow(struct ds *s, const struct uptrace_flow *flow,
+                    const struct uptrace_flow_events *fe)
 {
-    size_t first = (flow->n_events > UPTRACE_MAX_EVENTS
-                    ? flow->n_events - UPTRACE_MAX_EVENTS : 0);
+    size_t first = (fe->n_events > UPTRACE_MAX_EVENTS
+                    ? fe->n_events - UPTRACE_MAX_EVENTS : 0);
 
     odp_format_ufid(&flow->ufid, s);
     ds_put_format(s, " %s\n", flow->match);
     if (first) {
         ds_put_format(s, "    (%"PRIuSIZE" older events not kept)\n", first);
     }
-    for (size_t i = first; i < flow->n_events; i++) {
-        uptrace_format_event(s, &flow->events[i % UPTRACE_MAX_EVENTS]);
+    for (size_t i = first; i < fe->n_events; i++) {
+        uptrace_format_event(s, &fe->events[i % UPTRACE_MAX_EVENTS]);
     }
-    if (flow->n_keeps) {
-        ds_put_format(s, "    %llu keep verdicts, the last at ",
-                      flow->n_keeps);
-        uptrace_format_time(s, flow->last_keep);
+    if (fe->n_keeps) {
+        ds_put_format(s, "    %llu keep verdicts, the last at ", fe->n_keeps);
+        uptrace_format_time(s, fe->last_keep);
         ds_put_char(s, '\n');
     }
 }
 
+/* Formats 'round' as ofproto/trace would print its translation, with the
+ * port names in 'port_map' and 'portno_names' (both may be NULL). */
 static void
-uptrace_format_trace(struct ds *s, const struct uptrace_state *state,
-                     const struct dpif_backer *backer,
-                     const struct uptrace_trace *trace)
-    OVS_REQUIRES(state->mutex)
+uptrace_format_round(struct ds *s, const struct uptrace_round *round,
+                     const struct ofputil_port_map *port_map,
+                     const struct hmap *portno_names)
 {
+    struct match megaflow;
+
+    ds_put_cstr(s, "Flow: ");
+    flow_format(s, &round->flow, port_map);
+    ds_put_char(s, '\n');
+    ds_put_cstr(s, round->steps);
+    if (round->has_megaflow) {
+        minimatch_expand(&round->megaflow, &megaflow);
+    }
+    oftrace_format_result(s, &round->flow, &round->final_flow,
+                          round->has_megaflow ? &megaflow : NULL,
+                          round->odp_actions.data, round->odp_actions.size,
+                          round->error, round->slow, port_map, portno_names);
+    if (ds_last(s) != '\n') {
+        ds_put_char(s, '\n');
+    }
+}
+
+/* Formats the trace in 'snap', of datapath 'dp_name'. */
+static void
+uptrace_format_trace(struct ds *s, const char *dp_name,
+                     const struct uptrace_snapshot *snap,
+                     const struct ofputil_port_map *port_map,
+                     const struct hmap *portno_names)
+{
+    const struct uptrace_trace *trace = snap->trace;
+
     ds_put_format(s, "Trace %"PRIu64" on datapath %s, bridge %s, filter %s\n",
-                  trace->id, dpif_name(backer->dpif), state->bridge,
-                  state->filter);
+                  trace->id, dp_name, snap->bridge, snap->filter);
     ds_put_cstr(s, "Created: ");
     uptrace_format_time(s, trace->created);
     ds_put_char(s, '\n');
 
-    for (size_t i = 0; i < trace->n_rounds; i++) {
-        const struct uptrace_round *round = &trace->rounds[i];
+    for (size_t i = 0; i < snap->n_rounds; i++) {
+        const struct uptrace_round *round = trace->rounds[i];
 
         ds_put_char(s, '\n');
         ds_put_char_multiple(s, '=', 79);
         ds_put_format(s, "\nRound %"PRIuSIZE" at ", i + 1);
         uptrace_format_time(s, round->when);
-        if (round->recirc_id) {
-            ds_put_format(s, ", recirc_id %#"PRIx32, round->recirc_id);
+        if (round->flow.recirc_id) {
+            ds_put_format(s, ", recirc_id %#"PRIx32, round->flow.recirc_id);
         }
         if (i && !round->matches_filter) {
             /* Another packet resumed a frozen state of this trace. */
@@ -687,27 +889,27 @@ uptrace_format_trace(struct ds *s, const struct uptrace_state *state,
         ds_put_char(s, '\n');
         ds_put_char_multiple(s, '=', 79);
         ds_put_char(s, '\n');
-        ds_put_cstr(s, round->text);
+        uptrace_format_round(s, round, port_map, portno_names);
     }
-    if (trace->n_dropped_rounds) {
+    if (snap->n_dropped_rounds) {
         ds_put_format(s, "\n(%"PRIuSIZE" more rounds not kept: limit of %d "
                       "rounds or %d bytes reached)\n",
-                      trace->n_dropped_rounds, UPTRACE_MAX_ROUNDS,
+                      snap->n_dropped_rounds, UPTRACE_MAX_ROUNDS,
                       UPTRACE_MAX_TEXT);
     }
 
     ds_put_char(s, '\n');
     ds_put_char_multiple(s, '=', 79);
     ds_put_format(s, "\nDatapath flows installed: %"PRIuSIZE"\n",
-                  trace->n_flows);
+                  snap->n_flows);
     ds_put_char_multiple(s, '=', 79);
     ds_put_char(s, '\n');
-    for (size_t i = 0; i < trace->n_flows; i++) {
-        uptrace_format_flow(s, trace->flows[i]);
+    for (size_t i = 0; i < snap->n_flows; i++) {
+        uptrace_format_flow(s, trace->flows[i], &snap->flows[i]);
     }
-    if (trace->n_dropped_flows) {
+    if (snap->n_dropped_flows) {
         ds_put_format(s, "(%"PRIuSIZE" more flows not kept: limit of %d)\n",
-                      trace->n_dropped_flows, UPTRACE_MAX_FLOWS);
+                      snap->n_dropped_flows, UPTRACE_MAX_FLOWS);
     }
 }
 
@@ -726,11 +928,10 @@ upcall_trace_unixctl_create(struct unixctl_conn *conn, int argc,
     struct ofputil_port_map map = OFPUTIL_PORT_MAP_INITIALIZER(&map);
     struct ofputil_flow_stats_request fsr;
     enum ofputil_protocol usable_protocols;
-    struct uptrace_filter *filter;
     struct ofproto_dpif *ofproto;
-    struct uptrace_state *state;
     struct uptrace *tracer;
     unsigned int max_traces = UPTRACE_DEFAULT_MAX_TRACES;
+    struct ds filter_s = DS_EMPTY_INITIALIZER;
     struct ds s = DS_EMPTY_INITIALIZER;
     char *error;
 
@@ -780,32 +981,19 @@ upcall_trace_unixctl_create(struct unixctl_conn *conn, int argc,
         return;
     }
 
-    filter = xmalloc(sizeof *filter);
-    minimatch_init(&filter->match, &fsr.match);
-    filter->ofproto_uuid = ofproto->uuid;
-
-    state = tracer->state;
-    ovs_mutex_lock(&state->mutex);
-    state->enabled = true;
-    state->bridge = xstrdup(argv[1]);
-    match_format(&fsr.match, &map, &s, OFP_DEFAULT_PRIORITY);
-    if (!s.length) {
-        ds_put_cstr(&s, "(all upcalls)");
+    match_format(&fsr.match, &map, &filter_s, OFP_DEFAULT_PRIORITY);
+    if (!filter_s.length) {
+        ds_put_cstr(&filter_s, "(all upcalls)");
     }
-    state->filter = ds_steal_cstr(&s);
-    state->max_traces = max_traces;
-    state->n_evicted = 0;
+    uptrace_enable(tracer, &ofproto->uuid, argv[1], &fsr.match,
+                   ds_cstr(&filter_s), max_traces);
     ds_put_format(&s, "upcall tracing enabled on datapath %s, bridge %s, "
                   "filter %s, max_traces %u\n",
-                  dpif_name(ofproto->backer->dpif), state->bridge,
-                  state->filter, max_traces);
-    ovs_mutex_unlock(&state->mutex);
-
-    ovsrcu_set(&tracer->filter, filter);
-    atomic_store_relaxed(&tracer->enabled, true);
-
+                  dpif_name(ofproto->backer->dpif), argv[1],
+                  ds_cstr(&filter_s), max_traces);
     unixctl_command_reply(conn, ds_cstr(&s));
     ofputil_port_map_destroy(&map);
+    ds_destroy(&filter_s);
     ds_destroy(&s);
 }
 
@@ -847,6 +1035,13 @@ upcall_trace_unixctl_show(struct unixctl_conn *conn, int argc OVS_UNUSED,
     ds_destroy(&s);
 }
 
+/* One line of upcall/trace/list, copied under the mutex. */
+struct uptrace_list_entry {
+    struct uptrace_trace *trace;        /* Holds a reference. */
+    size_t n_rounds;
+    size_t n_flows;
+};
+
 static void
 upcall_trace_unixctl_list(struct unixctl_conn *conn, int argc OVS_UNUSED,
                           const char *argv[] OVS_UNUSED, void *aux OVS_UNUSED)
@@ -857,47 +1052,84 @@ upcall_trace_unixctl_list(struct unixctl_conn *conn, int argc OVS_UNUSED,
     backers = shash_sort(&all_dpif_backers);
     for (size_t i = 0; i < shash_count(&all_dpif_backers); i++) {
         struct uptrace *tracer = backer_tracer(backers[i]->data);
-        const struct uptrace_trace *trace;
+        struct uptrace_list_entry *entries;
+        struct uptrace_trace *trace;
         struct uptrace_state *state;
+        size_t n = 0;
 
         if (!tracer) {
             continue;
         }
         state = tracer->state;
         ovs_mutex_lock(&state->mutex);
+        entries = xmalloc(hmap_count(&state->traces) * sizeof *entries);
         LIST_FOR_EACH (trace, list_node, &state->traces_lru) {
+            ovs_refcount_ref(&trace->ref);
+            entries[n].trace = trace;
+            entries[n].n_rounds = trace->n_rounds + trace->n_dropped_rounds;
+            entries[n].n_flows = trace->n_flows;
+            n++;
+        }
+        ovs_mutex_unlock(&state->mutex);
+
+        for (size_t j = 0; j < n; j++) {
+            trace = entries[j].trace;
             ds_put_format(&s, "%"PRIu64" ", trace->id);
             uptrace_format_time(&s, trace->created);
             ds_put_format(&s, " rounds=%"PRIuSIZE" flows=%"PRIuSIZE" %s\n",
-                          trace->n_rounds + trace->n_dropped_rounds,
-                          trace->n_flows, trace->flow);
+                          entries[j].n_rounds, entries[j].n_flows,
+                          trace->flow);
+            uptrace_trace_unref(trace);
         }
-        ovs_mutex_unlock(&state->mutex);
+        free(entries);
     }
     free(backers);
     unixctl_command_reply(conn, ds_cstr(&s));
     ds_destroy(&s);
 }
 
+/* Parses 's' as a trace id, in decimal or, with a "0x" prefix, in
+ * hexadecimal.  Returns false if it is not a valid id. */
+static bool
+uptrace_parse_id(const char *s, unsigned long long int *id)
+{
+    bool ok = (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')
+               ? str_to_ullong(s + 2, 16, id)
+               : str_to_ullong(s, 10, id));
+
+    return ok && *id;
+}
+
 static void
-upcall_trace_unixctl_get(struct unixctl_conn *conn, int argc OVS_UNUSED,
+upcall_trace_unixctl_get(struct unixctl_conn *conn, int argc,
                          const char *argv[], void *aux OVS_UNUSED)
 {
     struct ds s = DS_EMPTY_INITIALIZER;
     const struct shash_node **backers;
+    const struct dpif_backer *backer = NULL;
+    struct uptrace_snapshot snap;
     unsigned long long int id;
-    bool found = false;
+    const char *id_s = argv[argc - 1];
+    bool names = false;
 
-    if (!str_to_ullong(argv[1], 10, &id) || !id) {
+    if (argc > 2) {
+        if (strcmp(argv[1], "--names") && strcmp(argv[1], "--no-names")) {
+            ds_put_format(&s, "%s: unknown option", argv[1]);
+            unixctl_command_reply_error(conn, ds_cstr(&s));
+            ds_destroy(&s);
+            return;
+        }
+        names = !strcmp(argv[1], "--names");
+    }
+    if (!uptrace_parse_id(id_s, &id)) {
         unixctl_command_reply_error(conn, "invalid trace id");
         return;
     }
 
     backers = shash_sort(&all_dpif_backers);
-    for (size_t i = 0; !found && i < shash_count(&all_dpif_backers); i++) {
-        const struct dpif_backer *backer = backers[i]->data;
-        struct uptrace *tracer = backer_tracer(backer);
-        const struct uptrace_trace *trace;
+    for (size_t i = 0; !backer && i < shash_count(&all_dpif_backers); i++) {
+        struct uptrace *tracer = backer_tracer(backers[i]->data);
+        struct uptrace_trace *trace;
         struct uptrace_state *state;
 
         if (!tracer) {
@@ -907,14 +1139,38 @@ upcall_trace_unixctl_get(struct unixctl_conn *conn, int argc OVS_UNUSED,
         ovs_mutex_lock(&state->mutex);
         trace = uptrace_find(state, id);
         if (trace) {
-            uptrace_format_trace(&s, state, backer, trace);
-            found = true;
+            uptrace_snapshot_take(&snap, state, trace);
+            backer = backers[i]->data;
         }
         ovs_mutex_unlock(&state->mutex);
     }
     free(backers);
 
-    if (found) {
+    if (backer) {
+        struct ofputil_port_map map = OFPUTIL_PORT_MAP_INITIALIZER(&map);
+        struct hmap portno_names = HMAP_INITIALIZER(&portno_names);
+        struct ofproto_dpif *ofproto = NULL;
+
+        if (names) {
+            ofproto = ofproto_dpif_lookup_by_name(snap.bridge);
+        }
+        if (ofproto) {
+            struct dpif_port_dump port_dump;
+            struct dpif_port dpif_port;
+
+            ofproto_append_ports_to_map(&map, ofproto->up.ports);
+            DPIF_PORT_FOR_EACH (&dpif_port, &port_dump, backer->dpif) {
+                odp_portno_names_set(&portno_names, dpif_port.port_no,
+                                     dpif_port.name);
+            }
+        }
+        uptrace_format_trace(&s, dpif_name(backer->dpif), &snap,
+                             ofproto ? &map : NULL,
+                             ofproto ? &portno_names : NULL);
+        uptrace_snapshot_destroy(&snap);
+        odp_portno_names_destroy(&portno_names);
+        hmap_destroy(&portno_names);
+        ofputil_port_map_destroy(&map);
         unixctl_command_reply(conn, ds_cstr(&s));
     } else {
         ds_put_format(&s, "no trace with id %llu", id);
@@ -978,7 +1234,7 @@ uptrace_init(void)
                              upcall_trace_unixctl_show, NULL);
     unixctl_command_register("upcall/trace/list", "", 0, 0,
                              upcall_trace_unixctl_list, NULL);
-    unixctl_command_register("upcall/trace/get", "id", 1, 1,
+    unixctl_command_register("upcall/trace/get", "[--names] id", 1, 2,
                              upcall_trace_unixctl_get, NULL);
     unixctl_command_register("upcall/trace/delete", "[bridge]", 0, 1,
                              upcall_trace_unixctl_delete, NULL);

@@ -41,9 +41,10 @@
  *     uptrace_upcall_end() formats the translation round and adds it to the
  *     trace.
  *
- *   - The trace id is kept in the udpif_key.  ukey_install() calls
- *     uptrace_flow_installed(), the revalidator calls uptrace_verdict() for
- *     every verdict on a ukey with a nonzero trace id. */
+ *   - The trace id is kept in the udpif_key.  uptrace_flow_installed() is
+ *     called once the datapath has installed the flow (or refused to), the
+ *     revalidator calls uptrace_verdict() for every verdict on a ukey with a
+ *     nonzero trace id. */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -53,12 +54,13 @@
 #include "ovs-rcu.h"
 
 struct flow_wildcards;
+struct match;
 struct nlattr;
 struct ofpbuf;
-struct ofproto_dpif;
 struct udpif;
 struct uptrace_filter;
 struct uptrace_upcall;
+struct uuid;
 struct xlate_in;
 struct xlate_out;
 
@@ -86,8 +88,13 @@ uptrace_enabled(struct uptrace *tracer)
     return enabled;
 }
 
+void uptrace_enable(struct uptrace *, const struct uuid *ofproto_uuid,
+                    const char *bridge, const struct match *,
+                    const char *filter, size_t max_traces);
+size_t uptrace_disable(struct uptrace *);
+
 struct uptrace_upcall *uptrace_upcall_begin(struct uptrace *,
-                                            const struct ofproto_dpif *,
+                                            const struct uuid *ofproto_uuid,
                                             struct xlate_in *);
 void uptrace_upcall_end(struct uptrace *, struct uptrace_upcall *,
                         const struct xlate_in *, const struct xlate_out *,
@@ -97,7 +104,8 @@ void uptrace_upcall_end(struct uptrace *, struct uptrace_upcall *,
 void uptrace_flow_installed(struct uptrace *, uint64_t trace_id,
                             const ovs_u128 *ufid, unsigned pmd_id,
                             const struct nlattr *key, size_t key_len,
-                            const struct nlattr *mask, size_t mask_len);
+                            const struct nlattr *mask, size_t mask_len,
+                            int error);
 
 /* Phase in which the revalidator gave a verdict. */
 enum uptrace_phase {
