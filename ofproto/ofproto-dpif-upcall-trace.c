@@ -275,7 +275,7 @@ uptrace_flow_free(struct uptrace_flow *flow)
 static void
 uptrace_trace_unref(struct uptrace_trace *trace)
 {
-    if (trace && ovs_refcount_unref_relaxed(&trace->ref) == 1) {
+    if (trace && ovs_refcount_unref(&trace->ref) == 1) {
         for (size_t i = 0; i < trace->n_rounds; i++) {
             uptrace_round_free(trace->rounds[i]);
         }
@@ -913,6 +913,56 @@ uptrace_format_trace(struct ds *s, const char *dp_name,
     }
 }
 
+/* Appends trace 'id' of 'tracer', on datapath 'dp_name', to 's', and
+ * returns true, or returns false if 'tracer' has no such trace.  If 'dpif'
+ * is nonnull, the lines that follow each translation show the port names
+ * of 'dpif' and of the traced bridge, otherwise port numbers.  Formats from
+ * a snapshot, without the tracer's mutex.  Main thread only, for the port
+ * names. */
+bool
+uptrace_get(struct uptrace *tracer, uint64_t id, const char *dp_name,
+            struct dpif *dpif, struct ds *s)
+{
+    struct ofputil_port_map map = OFPUTIL_PORT_MAP_INITIALIZER(&map);
+    struct hmap portno_names = HMAP_INITIALIZER(&portno_names);
+    struct uptrace_state *state = tracer->state;
+    struct ofproto_dpif *ofproto = NULL;
+    struct uptrace_snapshot snap;
+    struct uptrace_trace *trace;
+
+    ovs_mutex_lock(&state->mutex);
+    trace = uptrace_find(state, id);
+    if (trace) {
+        uptrace_snapshot_take(&snap, state, trace);
+    }
+    ovs_mutex_unlock(&state->mutex);
+    if (!trace) {
+        return false;
+    }
+
+    if (dpif) {
+        ofproto = ofproto_dpif_lookup_by_name(snap.bridge);
+    }
+    if (ofproto) {
+        struct dpif_port_dump port_dump;
+        struct dpif_port dpif_port;
+
+        ofproto_append_ports_to_map(&map, ofproto->up.ports);
+        DPIF_PORT_FOR_EACH (&dpif_port, &port_dump, dpif) {
+            odp_portno_names_set(&portno_names, dpif_port.port_no,
+                                 dpif_port.name);
+        }
+    }
+    uptrace_format_trace(s, dp_name, &snap, ofproto ? &map : NULL,
+                         ofproto ? &portno_names : NULL);
+
+    uptrace_snapshot_destroy(&snap);
+    odp_portno_names_destroy(&portno_names);
+    hmap_destroy(&portno_names);
+    ofputil_port_map_destroy(&map);
+    return true;
+}
+
 /* unixctl commands. */
 
 static struct uptrace *
@@ -1106,11 +1156,10 @@ upcall_trace_unixctl_get(struct unixctl_conn *conn, int argc,
 {
     struct ds s = DS_EMPTY_INITIALIZER;
     const struct shash_node **backers;
-    const struct dpif_backer *backer = NULL;
-    struct uptrace_snapshot snap;
     unsigned long long int id;
     const char *id_s = argv[argc - 1];
     bool names = false;
+    bool found = false;
 
     if (argc > 2) {
         if (strcmp(argv[1], "--names") && strcmp(argv[1], "--no-names")) {
@@ -1127,50 +1176,16 @@ upcall_trace_unixctl_get(struct unixctl_conn *conn, int argc,
     }
 
     backers = shash_sort(&all_dpif_backers);
-    for (size_t i = 0; !backer && i < shash_count(&all_dpif_backers); i++) {
-        struct uptrace *tracer = backer_tracer(backers[i]->data);
-        struct uptrace_trace *trace;
-        struct uptrace_state *state;
+    for (size_t i = 0; !found && i < shash_count(&all_dpif_backers); i++) {
+        const struct dpif_backer *backer = backers[i]->data;
+        struct uptrace *tracer = backer_tracer(backer);
 
-        if (!tracer) {
-            continue;
-        }
-        state = tracer->state;
-        ovs_mutex_lock(&state->mutex);
-        trace = uptrace_find(state, id);
-        if (trace) {
-            uptrace_snapshot_take(&snap, state, trace);
-            backer = backers[i]->data;
-        }
-        ovs_mutex_unlock(&state->mutex);
+        found = tracer && uptrace_get(tracer, id, dpif_name(backer->dpif),
+                                      names ? backer->dpif : NULL, &s);
     }
     free(backers);
 
-    if (backer) {
-        struct ofputil_port_map map = OFPUTIL_PORT_MAP_INITIALIZER(&map);
-        struct hmap portno_names = HMAP_INITIALIZER(&portno_names);
-        struct ofproto_dpif *ofproto = NULL;
-
-        if (names) {
-            ofproto = ofproto_dpif_lookup_by_name(snap.bridge);
-        }
-        if (ofproto) {
-            struct dpif_port_dump port_dump;
-            struct dpif_port dpif_port;
-
-            ofproto_append_ports_to_map(&map, ofproto->up.ports);
-            DPIF_PORT_FOR_EACH (&dpif_port, &port_dump, backer->dpif) {
-                odp_portno_names_set(&portno_names, dpif_port.port_no,
-                                     dpif_port.name);
-            }
-        }
-        uptrace_format_trace(&s, dpif_name(backer->dpif), &snap,
-                             ofproto ? &map : NULL,
-                             ofproto ? &portno_names : NULL);
-        uptrace_snapshot_destroy(&snap);
-        odp_portno_names_destroy(&portno_names);
-        hmap_destroy(&portno_names);
-        ofputil_port_map_destroy(&map);
+    if (found) {
         unixctl_command_reply(conn, ds_cstr(&s));
     } else {
         ds_put_format(&s, "no trace with id %llu", id);

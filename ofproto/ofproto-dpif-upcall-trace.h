@@ -53,6 +53,8 @@
 #include "ovs-atomic.h"
 #include "ovs-rcu.h"
 
+struct dpif;
+struct ds;
 struct flow_wildcards;
 struct match;
 struct nlattr;
@@ -92,6 +94,8 @@ void uptrace_enable(struct uptrace *, const struct uuid *ofproto_uuid,
                     const char *bridge, const struct match *,
                     const char *filter, size_t max_traces);
 size_t uptrace_disable(struct uptrace *);
+bool uptrace_get(struct uptrace *, uint64_t id, const char *dp_name,
+                 struct dpif *, struct ds *);
 
 struct uptrace_upcall *uptrace_upcall_begin(struct uptrace *,
                                             const struct uuid *ofproto_uuid,

@@ -12,7 +12,9 @@
 # bench/flow-probes-bench.rst.
 #
 # Output: build/bench/results[-quick].json (raw), .rst (tables), .png (plot);
-# build/bench/upcall-trace[-quick].txt (upcall tracing, upcalls per second).
+# build/bench/upcall-trace[-quick].txt (upcall tracing, upcalls per second),
+# upcall-trace[-quick]-callgrind.txt (instructions per upcall) and
+# upcall-trace[-quick]-lock.txt (PMD waits for the tracer's mutex).
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,14 +53,26 @@ start=$(date +%s)
 if [ -z "${BENCH_PARTS:-}" ]; then
     if [ "${QUICK:-}" = 1 ] || [ "${QUICK:-}" = yes ]; then
         trace_env="PACKETS=1000 RUNS=1"
+        callgrind_env="PACKETS=300"
+        lock_env="ROUNDS=1"
         trace_out=$top/build/bench/upcall-trace-quick.txt
     else
         trace_env="PACKETS=3000 RUNS=5"
+        callgrind_env="PACKETS=2000"
+        lock_env="ROUNDS=3"
         trace_out=$top/build/bench/upcall-trace.txt
     fi
     mkdir -p "$top/build/bench"
     env $trace_env BENCH_DIR="$top/build/bench/upcall-trace" \
         "$top/scripts/bench/upcall-trace.sh" "$top/build/ovs-base" \
         "$top/build/ovs" | tee "$trace_out"
+    # The same in instructions per upcall (callgrind), and how long a PMD
+    # thread waits for the tracer's mutex during get and delete.
+    env $callgrind_env BENCH_DIR="$top/build/bench/upcall-callgrind" \
+        "$top/scripts/bench/upcall-callgrind.sh" "$top/build/ovs-base" \
+        "$top/build/ovs" | tee "${trace_out%.txt}-callgrind.txt"
+    env $lock_env BENCH_DIR="$top/build/bench/upcall-trace-lock" \
+        "$top/scripts/bench/upcall-trace-lock.sh" "$top/build/ovs" \
+        | tee "${trace_out%.txt}-lock.txt"
 fi
 echo "bench.sh: done in $(( $(date +%s) - start )) s"

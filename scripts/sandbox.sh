@@ -3,7 +3,9 @@
 # from build/ovs in a private run directory, on the dummy (userspace)
 # datapath, with nothing installed on the system.
 #
-#   sandbox_start DIR [vswitchd options]   start, exporting OVS_* variables
+#   sandbox_start DIR [vswitchd options]   start, exporting OVS_* variables;
+#                                          SANDBOX_WRAPPER="valgrind ..."
+#                                          runs ovs-vswitchd under it
 #   sandbox_stop                           stop both daemons
 #   vsctl ..., appctl ..., ofctl ...       the tools, pointed at the sandbox
 
@@ -28,11 +30,29 @@ sandbox_start() {
         --log-file="$dir/ovsdb-server.log" \
         --remote="punix:$dir/db.sock" "$dir/conf.db"
     vsctl --no-wait init
-    "$OVS_BUILD/vswitchd/ovs-vswitchd" --detach --no-chdir \
-        --pidfile="$dir/ovs-vswitchd.pid" \
-        --log-file="$dir/ovs-vswitchd.log" \
-        --enable-dummy=override --disable-system --disable-system-route \
-        "$@" "unix:$dir/db.sock"
+    if [ -z "${SANDBOX_WRAPPER:-}" ]; then
+        "$OVS_BUILD/vswitchd/ovs-vswitchd" --detach --no-chdir \
+            --pidfile="$dir/ovs-vswitchd.pid" \
+            --log-file="$dir/ovs-vswitchd.log" \
+            --enable-dummy=override --disable-system --disable-system-route \
+            "$@" "unix:$dir/db.sock"
+    else
+        # Under a wrapper such as valgrind, which must see the daemon
+        # itself: no --detach, and wait for its control socket.
+        # shellcheck disable=SC2086
+        $SANDBOX_WRAPPER "$OVS_BUILD/vswitchd/ovs-vswitchd" --no-chdir \
+            --pidfile="$dir/ovs-vswitchd.pid" \
+            --log-file="$dir/ovs-vswitchd.log" \
+            --enable-dummy=override --disable-system --disable-system-route \
+            "$@" "unix:$dir/db.sock" > "$dir/wrapper.log" 2>&1 &
+        local _
+        for _ in $(seq 1200); do
+            [ -s "$dir/ovs-vswitchd.pid" ] \
+                && appctl -t "$dir/ovs-vswitchd.$(cat "$dir/ovs-vswitchd.pid").ctl" \
+                       version >/dev/null 2>&1 && break
+            sleep 0.1
+        done
+    fi
     SANDBOX_PID=$(cat "$dir/ovs-vswitchd.pid")
     export SANDBOX_PID
 }

@@ -17,15 +17,19 @@
 /* test-upcall-trace: drives the upcall tracer of ofproto-dpif-upcall-trace.c
  * directly, without a datapath, to interleave its calls in orders that real
  * threads produce only by chance.  Each command-line argument names a
- * scenario; each prints one line with its result. */
+ * scenario; each prints its result. */
 
 #include <config.h>
 #undef NDEBUG
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include "dpif.h"
 #include "flow.h"
+#include "netlink.h"
 #include "ofproto/ofproto-dpif-upcall-trace.h"
 #include "ofproto/ofproto-dpif-xlate.h"
+#include "openvswitch/dynamic-string.h"
 #include "openvswitch/match.h"
 #include "openvswitch/ofpbuf.h"
 #include "ovs-rcu.h"
@@ -121,6 +125,38 @@ test_resume_old_trace(void)
     uptrace_destroy(tracer);
 }
 
+/* A flow that the datapath installed and one that it refused: the trace
+ * lists both, the second as "install failed" with the error.  (Only a
+ * handler thread, with the kernel datapath, sees a put fail.) */
+static void
+test_install_failed(void)
+{
+    struct uptrace *tracer = uptrace_create();
+    struct ds s = DS_EMPTY_INITIALIZER;
+    struct uptrace_upcall *ut;
+    struct xlate_in xin;
+    struct ofpbuf key;
+    ovs_u128 ufid1 = { .u64 = { 1, 0 } };
+    ovs_u128 ufid2 = { .u64 = { 2, 0 } };
+
+    enable(tracer);
+    ut = begin(tracer, &xin);
+    end(tracer, ut, &xin);
+
+    ofpbuf_init(&key, 0);
+    nl_msg_put_u32(&key, OVS_KEY_ATTR_RECIRC_ID, 0);
+    uptrace_flow_installed(tracer, xin.trace_id, &ufid1, PMD_ID_NULL,
+                           key.data, key.size, NULL, 0, 0);
+    uptrace_flow_installed(tracer, xin.trace_id, &ufid2, PMD_ID_NULL,
+                           key.data, key.size, NULL, 0, EEXIST);
+    ovs_assert(uptrace_get(tracer, xin.trace_id, "dp", NULL, &s));
+    fputs(strstr(ds_cstr(&s), "Datapath flows installed"), stdout);
+
+    ofpbuf_uninit(&key);
+    ds_destroy(&s);
+    uptrace_destroy(tracer);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -130,6 +166,8 @@ main(int argc, char *argv[])
             test_new_session();
         } else if (!strcmp(argv[i], "resume-old-trace")) {
             test_resume_old_trace();
+        } else if (!strcmp(argv[i], "install-failed")) {
+            test_install_failed();
         } else {
             ovs_fatal(0, "%s: unknown scenario", argv[i]);
         }

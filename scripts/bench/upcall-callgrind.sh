@@ -1,0 +1,113 @@
+#!/bin/bash
+# Upcall tracing cost in instructions, which unlike time is repeatable on a
+# shared machine: valgrind's callgrind counts the instructions that
+# ovs-vswitchd executes in upcall_cb(), the userspace datapath's flow miss
+# callback in ofproto-dpif-upcall.c (translation, udpif_key creation and
+# installation, and upcall tracing), over PACKETS upcalls (every packet a
+# new flow, megaflows disabled), in these setups:
+#
+#   base        the unpatched base (BASE_BUILD)
+#   base-again  the same again: the A/A control
+#   disabled    the series (NEW_BUILD), tracing disabled
+#   nomatch     tracing enabled with a filter that no packet matches
+#   match       tracing enabled, every upcall traced (64-trace ring)
+#
+# Prints instructions per upcall and the ratio to base.
+#
+# Usage: upcall-callgrind.sh [BASE_BUILD [NEW_BUILD]]
+#   environment: PACKETS (default 2000), BENCH_DIR
+set -eu
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+base_build=${1:-$top/build/ovs-base}
+new_build=${2:-$top/build/ovs}
+packets=${PACKETS:-2000}
+dir=${BENCH_DIR:-/tmp/bench-upcall-callgrind}
+
+die() { echo "upcall-callgrind.sh: $*" >&2; exit 1; }
+command -v valgrind >/dev/null || die "valgrind missing (make deps)"
+for b in "$base_build" "$new_build"; do
+    [ -x "$b/vswitchd/ovs-vswitchd" ] || die "$b: no ovs-vswitchd"
+done
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+
+/usr/bin/python3 - "$packets" > "$dir/packets.txt" <<'PY'
+import struct
+import sys
+
+n = int(sys.argv[1])
+batch = []
+for i in range(n):
+    udp = struct.pack('!HHHH', 1024 + i, 9, 8 + 18, 0) + bytes(18)
+    ip = struct.pack('!BBHHHBBHII', 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+                     0x0a000001, 0x0a000002)
+    eth = bytes.fromhex('50540000000a' '505400000001' '0800')
+    batch.append((eth + ip + udp).hex())
+    if len(batch) == 100:
+        print(' '.join(batch))
+        batch = []
+if batch:
+    print(' '.join(batch))
+PY
+
+# The main thread's upcall count, from pmd-stats-show.
+main_upcalls() {
+    appctl dpif-netdev/pmd-stats-show | \
+        sed -n '/^main thread:/,$s/.*miss with success upcall: *\([0-9]*\).*/\1/p'
+}
+
+# run_one BUILD MODE: prints the instructions per upcall.
+run_one() {
+    local build=$1 mode=$2 out=$dir/callgrind.out n=0 batch
+    OVS_BUILD=$build
+    # shellcheck source=/dev/null
+    source "$top/scripts/sandbox.sh"
+    rm -f "$out"
+    SANDBOX_WRAPPER="valgrind --tool=callgrind --collect-atstart=no
+                     --toggle-collect=upcall_cb --callgrind-out-file=$out" \
+        sandbox_start "$dir/sb" >/dev/null 2>&1
+    vsctl set Open_vSwitch . other_config:max-idle=600000
+    # A dummy port that the main thread polls, so that the upcalls run in
+    # the main thread, one at a time.
+    vsctl add-br br0 -- set bridge br0 datapath_type=dummy \
+        -- add-port br0 p1 -- set Interface p1 type=dummy ofport_request=1 \
+        -- add-port br0 p2 -- set Interface p2 type=dummy ofport_request=2
+    ofctl add-flow br0 'priority=10,ip,actions=output:2'
+    appctl upcall/disable-megaflows >/dev/null
+    case $mode in
+        nomatch) appctl upcall/trace/create br0 \
+                     'udp,nw_src=192.168.0.1,tp_dst=7' >/dev/null ;;
+        match) appctl upcall/trace/create br0 '' 64 >/dev/null ;;
+    esac
+    while read -r batch; do
+        # shellcheck disable=SC2086
+        appctl netdev-dummy/receive p1 $batch
+        n=$((n + $(wc -w <<< "$batch")))
+        while [ "$(main_upcalls)" -lt "$n" ]; do
+            sleep 0.05
+        done
+    done < "$dir/packets.txt"
+    [ "$(main_upcalls)" = "$n" ] || die "$(main_upcalls) upcalls, not $n"
+    sandbox_stop
+    while kill -0 "$SANDBOX_PID" 2>/dev/null; do
+        sleep 0.2
+    done
+    local ir
+    ir=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$out")
+    [ -n "$ir" ] || die "no callgrind summary in $out"
+    echo "$ir $n" | awk '{ printf "%.1f\n", $1 / $2 }'
+}
+
+printf '%-11s %9s %14s %10s\n' setup upcalls 'instr/upcall' 'vs base'
+base_ir=
+for setup in base:$base_build:disabled base-again:$base_build:disabled \
+             disabled:$new_build:disabled nomatch:$new_build:nomatch \
+             match:$new_build:match; do
+    name=${setup%%:*}
+    rest=${setup#*:}
+    ir=$(run_one "${rest%:*}" "${rest##*:}")
+    [ -n "$base_ir" ] || base_ir=$ir
+    printf '%-11s %9d %14.1f %10.4f\n' "$name" "$packets" "$ir" \
+        "$(echo "$ir / $base_ir" | bc -l)"
+done

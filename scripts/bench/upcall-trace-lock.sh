@@ -1,0 +1,199 @@
+#!/bin/bash
+# Upcall tracing: how long a PMD thread waits for the tracer's mutex while
+# the main thread runs "upcall/trace/get" on a full trace (64 kB of
+# translation text) and "upcall/trace/delete" on 1,024 traces.
+#
+# A PMD thread translates a steady stream of traced upcalls (megaflows
+# disabled, every packet a new trace), so it takes the mutex once per
+# upcall.  bpftrace times ovs_mutex_lock_at() in the PMD thread for the
+# tracer's mutex (the caller's source location is in
+# ofproto-dpif-upcall-trace.c); the uprobe itself adds about 1-2 us.
+# Prints the largest wait, and how many of the waits timed took 50 us or
+# more, for each command.  A busy machine preempts the thread that holds
+# the mutex, which shows in the largest wait: compare runs made at the same
+# load.
+#
+# Usage: upcall-trace-lock.sh [BUILD [VSWITCHD]]
+#   BUILD (default build/ovs) has the tools and the schema; VSWITCHD
+#   (default BUILD/vswitchd/ovs-vswitchd) is the daemon measured, so that
+#   an older binary can be measured with the same script.
+#   environment: ROUNDS (default 5), BENCH_DIR
+set -eu
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+OVS_BUILD=${1:-$top/build/ovs}
+vswitchd=${2:-$OVS_BUILD/vswitchd/ovs-vswitchd}
+rounds=${ROUNDS:-5}
+dir=${BENCH_DIR:-/tmp/bench-upcall-trace-lock}
+# shellcheck source=/dev/null
+source "$top/scripts/sandbox.sh"
+
+die() { echo "upcall-trace-lock.sh: $*" >&2; exit 1; }
+[ -x "$vswitchd" ] || die "$vswitchd: not found"
+command -v bpftrace >/dev/null || die "bpftrace missing (make deps)"
+
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+
+# packets FIRST COUNT [DST]: COUNT packets as hexadecimal frames, 100 per
+# line (the dummy rx queue holds 100): UDP from 10.0.0.0 + FIRST, + FIRST + 1,
+# ... to 10.0.0.DST (default 2).
+packets() {
+    /usr/bin/python3 - "$@" <<'PY'
+import struct
+import sys
+
+first, count = int(sys.argv[1]), int(sys.argv[2])
+dst = 0x0a000000 + int(sys.argv[3] if len(sys.argv) > 3 else 2)
+batch = []
+for i in range(first, first + count):
+    src = 0x0a000000 + i
+    udp = struct.pack('!HHHH', 8, 9, 8 + 18, 0) + bytes(18)
+    ip = struct.pack('!BBHHHBBHII', 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+                     src, dst)
+    eth = bytes.fromhex('50540000000a' '505400000001' '0800')
+    batch.append((eth + ip + udp).hex())
+    if len(batch) == 100:
+        print(' '.join(batch))
+        batch = []
+if batch:
+    print(' '.join(batch))
+PY
+}
+
+# The "full" trace: two rules of 1,200 actions each (one OpenFlow message
+# holds fewer than 2,400) print more than the 64 kB that a trace keeps.
+loads() { for _ in $(seq 1200); do printf 'load:1->NXM_NX_REG0[],'; done; }
+{
+    echo "priority=20,ip,nw_dst=10.0.0.3,actions=$(loads)resubmit(,1)"
+    echo "table=1,actions=$(loads)output:2"
+    echo 'priority=10,ip,actions=output:2'
+} > "$dir/flows.txt"
+
+rm -rf "$dir/sb"
+mkdir -p "$dir/sb"
+sb=$(cd "$dir/sb" && pwd)
+export OVS_RUNDIR=$sb OVS_LOGDIR=$sb OVS_DBDIR=$sb OVS_SYSCONFDIR=$sb
+export OVS_PKGDATADIR=$sb
+"$OVS_BUILD/ovsdb/ovsdb-tool" create "$sb/conf.db" \
+    "$OVS_BUILD/vswitchd/vswitch.ovsschema"
+"$OVS_BUILD/ovsdb/ovsdb-server" --detach --no-chdir \
+    --pidfile="$sb/ovsdb-server.pid" --log-file="$sb/ovsdb-server.log" \
+    --remote="punix:$sb/db.sock" "$sb/conf.db"
+vsctl --no-wait init
+"$vswitchd" --detach --no-chdir --pidfile="$sb/ovs-vswitchd.pid" \
+    --log-file="$sb/ovs-vswitchd.log" --enable-dummy=override \
+    --disable-system --disable-system-route --dummy-numa=0,0 \
+    "unix:$sb/db.sock"
+SANDBOX_PID=$(cat "$sb/ovs-vswitchd.pid")
+trap 'sandbox_stop; [ -z "${bt_pid:-}" ] || kill "$bt_pid" 2>/dev/null || true' EXIT
+
+vsctl set Open_vSwitch . other_config:max-idle=600000 \
+    other_config:flow-limit=200000
+vsctl add-br br0 -- set bridge br0 datapath_type=dummy \
+    -- add-port br0 p1 -- set Interface p1 type=dummy-pmd ofport_request=1 \
+    -- add-port br0 p2 -- set Interface p2 type=dummy ofport_request=2
+ofctl add-flows br0 "$dir/flows.txt"
+appctl upcall/disable-megaflows >/dev/null
+
+# Times ovs_mutex_lock_at() in PMD threads for the tracer's mutex, until
+# SIGINT; then bpftrace prints @max (ns), @n and @over50us.
+cat > "$dir/wait.bt" <<EOF
+uprobe:$vswitchd:ovs_mutex_lock_at
+/strncmp(comm, "pmd-", 4) == 0
+ && strncmp(str(arg1), "ofproto/ofproto-dpif-upcall-trace", 33) == 0/
+{
+    @start[tid] = nsecs;
+}
+
+uretprobe:$vswitchd:ovs_mutex_lock_at
+/@start[tid]/
+{
+    \$wait = nsecs - @start[tid];
+    @max = max(\$wait);
+    @n = count();
+    if (\$wait >= 50000) {
+        @over50us = count();
+    }
+    delete(@start[tid]);
+}
+
+END
+{
+    clear(@start);
+}
+EOF
+
+# Waits until the PMD has made N upcalls in all (every packet is a new
+# flow, hence one upcall).
+received=0
+wait_pmd() {
+    local want=$1
+    while [ "$(appctl dpif-netdev/pmd-stats-show | \
+               sed -n 's/.*miss with success upcall: *\([0-9]*\).*/\1/p' | \
+               head -n1)" -lt "$want" ]; do
+        sleep 0.01
+    done
+}
+send() {
+    # shellcheck disable=SC2086
+    appctl netdev-dummy/receive p1 $1
+    received=$((received + $(wc -w <<< "$1")))
+}
+
+# measure get|delete: one bpftrace run over ROUNDS rounds of the command.
+measure() {
+    local what=$1 r id max n over next
+    # Sources of the packets of this measurement, never used before.
+    case $what in get) next=1000000 ;; delete) next=2000000 ;; esac
+    bpftrace -e "$(cat "$dir/wait.bt")" > "$dir/$what.out" 2>/dev/null &
+    bt_pid=$!
+    sleep 2
+    for r in $(seq "$rounds"); do
+        appctl upcall/trace/delete >/dev/null 2>&1 || true
+        appctl upcall/trace/create br0 '' 1024 >/dev/null
+        # The full trace first.
+        send "$(packets "$r" 1 3)"
+        wait_pmd $received
+        id=$(appctl upcall/trace/list | head -n1 | cut -d' ' -f1)
+        case $what in
+            get)
+                # 9 batches of 100 new traces, two gets of the full trace
+                # while the PMD translates each batch.
+                for _ in $(seq 9); do
+                    send "$(packets $next 100)"
+                    next=$((next + 100))
+                    appctl upcall/trace/get "$id" > /dev/null
+                    appctl upcall/trace/get "$id" > /dev/null
+                    wait_pmd $received
+                done
+                ;;
+            delete)
+                # 1,023 more traces, then delete all while the PMD
+                # translates one more batch.
+                packets $next 1023 > "$dir/batches"
+                next=$((next + 1023))
+                while read -r batch; do
+                    send "$batch"
+                    wait_pmd $received
+                done < "$dir/batches"
+                send "$(packets $next 100)"
+                next=$((next + 100))
+                appctl upcall/trace/delete > /dev/null
+                wait_pmd $received
+                ;;
+        esac
+    done
+    kill -INT $bt_pid
+    wait $bt_pid || true
+    bt_pid=
+    max=$(sed -n 's/^@max: //p' "$dir/$what.out")
+    n=$(sed -n 's/^@n: //p' "$dir/$what.out")
+    over=$(sed -n 's/^@over50us: //p' "$dir/$what.out")
+    printf '%-7s max PMD wait %8.1f us, %5d of %6d waits >= 50 us\n' \
+        "$what" "$(echo "${max:-0} / 1000" | bc -l)" "${over:-0}" "${n:-0}"
+}
+
+echo "upcall tracing: PMD waits for the tracer's mutex ($vswitchd)"
+measure get
+measure delete
