@@ -12,16 +12,18 @@
 #   nomatch     tracing enabled with a filter that no packet matches
 #   match       tracing enabled, every upcall traced (64-trace ring)
 #
-# Prints instructions per upcall and the ratio to base.
+# Prints the median over RUNS daemons of the instructions per upcall, its
+# ratio to base, and the spread.
 #
 # Usage: upcall-callgrind.sh [BASE_BUILD [NEW_BUILD]]
-#   environment: PACKETS (default 2000), BENCH_DIR
+#   environment: PACKETS (default 2000), RUNS (default 3), BENCH_DIR
 set -eu
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 base_build=${1:-$top/build/ovs-base}
 new_build=${2:-$top/build/ovs}
 packets=${PACKETS:-2000}
+runs=${RUNS:-3}
 dir=${BENCH_DIR:-/tmp/bench-upcall-callgrind}
 
 die() { echo "upcall-callgrind.sh: $*" >&2; exit 1; }
@@ -57,16 +59,22 @@ main_upcalls() {
         sed -n '/^main thread:/,$s/.*miss with success upcall: *\([0-9]*\).*/\1/p'
 }
 
-# run_one BUILD MODE: prints the instructions per upcall.
+# run_one NAME BUILD MODE: prints the instructions per upcall, and leaves
+# callgrind's profile in BENCH_DIR/callgrind.NAME.out.
 run_one() {
-    local build=$1 mode=$2 out=$dir/callgrind.out n=0 batch
+    local name=$1 build=$2 mode=$3 n=0 batch
+    local out=$dir/callgrind.$name.out
     OVS_BUILD=$build
     # shellcheck source=/dev/null
     source "$top/scripts/sandbox.sh"
     rm -f "$out"
     SANDBOX_WRAPPER="valgrind --tool=callgrind --collect-atstart=no
                      --toggle-collect=upcall_cb --callgrind-out-file=$out" \
-        sandbox_start "$dir/sb" >/dev/null 2>&1
+        sandbox_start "$dir/sb" >/dev/null 2>&1 \
+        || die "ovs-vswitchd did not start under valgrind (see $dir/sb)"
+    # A uprobe left in this binary by a BPF tool traps under valgrind.
+    appctl version >/dev/null 2>&1 \
+        || die "ovs-vswitchd died under valgrind (see $dir/sb/wrapper.log)"
     vsctl set Open_vSwitch . other_config:max-idle=600000
     # A dummy port that the main thread polls, so that the upcalls run in
     # the main thread, one at a time.
@@ -99,15 +107,31 @@ run_one() {
     echo "$ir $n" | awk '{ printf "%.1f\n", $1 / $2 }'
 }
 
-printf '%-11s %9s %14s %10s\n' setup upcalls 'instr/upcall' 'vs base'
+setups="base:$base_build:disabled base-again:$base_build:disabled
+        disabled:$new_build:disabled nomatch:$new_build:nomatch
+        match:$new_build:match"
+# Interleave the setups, run after run.  What varies from one daemon to the
+# next is hashing (random secrets, hence cmap probes) and calls made on a
+# timer: about 0.1%, hence the median of RUNS daemons.
+declare -A results
+for r in $(seq "$runs"); do
+    for setup in $setups; do
+        name=${setup%%:*}
+        rest=${setup#*:}
+        results[$name]+="$(run_one "$name.$r" "${rest%:*}" "${rest##*:}") "
+    done
+done
+
+printf '%-11s %9s %14s %10s %18s\n' setup upcalls 'instr/upcall' \
+    'vs base' "min-max of $runs"
 base_ir=
-for setup in base:$base_build:disabled base-again:$base_build:disabled \
-             disabled:$new_build:disabled nomatch:$new_build:nomatch \
-             match:$new_build:match; do
+for setup in $setups; do
     name=${setup%%:*}
-    rest=${setup#*:}
-    ir=$(run_one "${rest%:*}" "${rest##*:}")
+    # shellcheck disable=SC2086
+    sorted=$(printf '%s\n' ${results[$name]} | sort -g)
+    ir=$(sed -n "$(( (runs + 1) / 2 ))p" <<< "$sorted")
     [ -n "$base_ir" ] || base_ir=$ir
-    printf '%-11s %9d %14.1f %10.4f\n' "$name" "$packets" "$ir" \
-        "$(echo "$ir / $base_ir" | bc -l)"
+    printf '%-11s %9d %14.1f %10.4f %8.1f-%-9.1f\n' "$name" "$packets" \
+        "$ir" "$(echo "$ir / $base_ir" | bc -l)" \
+        "$(head -n1 <<< "$sorted")" "$(tail -n1 <<< "$sorted")"
 done

@@ -1,17 +1,21 @@
 #!/bin/bash
-# Upcall tracing: how long a PMD thread waits for the tracer's mutex while
-# the main thread runs "upcall/trace/get" on a full trace (64 kB of
-# translation text) and "upcall/trace/delete" on 1,024 traces.
+# Upcall tracing: how long the main thread holds the tracer's mutex, and a
+# PMD thread waits for it, while the main thread runs "upcall/trace/get" on
+# a full trace (64 kB of translation text) and "upcall/trace/delete" on
+# 1,024 traces.
 #
 # A PMD thread translates a steady stream of traced upcalls (megaflows
 # disabled, every packet a new trace), so it takes the mutex once per
 # upcall.  bpftrace times ovs_mutex_lock_at() in the PMD thread for the
 # tracer's mutex (the caller's source location is in
 # ofproto-dpif-upcall-trace.c); the uprobe itself adds about 1-2 us.
-# Prints the largest wait, and how many of the waits timed took 50 us or
-# more, for each command.  A busy machine preempts the thread that holds
-# the mutex, which shows in the largest wait: compare runs made at the same
-# load.
+# Prints, for each command, the longest time the main thread held the mutex
+# (what a PMD thread may have to wait for), the longest time another thread
+# (a revalidator, with its verdicts) held it, the longest wait of the PMD
+# thread, and how many of its waits took 50 us or more.  The waits depend on
+# whether the PMD thread tried to take the mutex while it was held, and on
+# preemption: on a busy machine, a thread preempted while it holds the
+# mutex makes the others wait for a scheduler tick (4 ms).
 #
 # Usage: upcall-trace-lock.sh [BUILD [VSWITCHD]]
 #   BUILD (default build/ovs) has the tools and the schema; VSWITCHD
@@ -88,22 +92,30 @@ vsctl --no-wait init
 SANDBOX_PID=$(cat "$sb/ovs-vswitchd.pid")
 trap 'sandbox_stop; [ -z "${bt_pid:-}" ] || kill "$bt_pid" 2>/dev/null || true' EXIT
 
+# No revalidation round during the measurement (a revalidator would add its
+# verdicts on the traced flows, under the same mutex): what the PMD thread
+# waits for is the main thread.
 vsctl set Open_vSwitch . other_config:max-idle=600000 \
-    other_config:flow-limit=200000
+    other_config:max-revalidator=600000 other_config:flow-limit=200000
 vsctl add-br br0 -- set bridge br0 datapath_type=dummy \
     -- add-port br0 p1 -- set Interface p1 type=dummy-pmd ofport_request=1 \
     -- add-port br0 p2 -- set Interface p2 type=dummy ofport_request=2
 ofctl add-flows br0 "$dir/flows.txt"
 appctl upcall/disable-megaflows >/dev/null
 
-# Times ovs_mutex_lock_at() in PMD threads for the tracer's mutex, until
-# SIGINT; then bpftrace prints @max (ns), @n and @over50us.
+# Times ovs_mutex_lock_at() in PMD threads for the tracer's mutex (@max,
+# in ns, @n, @over50us), and how long each other thread holds that mutex,
+# from the return of ovs_mutex_lock_at() to ovs_mutex_unlock() (@hold, by
+# thread name), until SIGINT.
 cat > "$dir/wait.bt" <<EOF
 uprobe:$vswitchd:ovs_mutex_lock_at
-/strncmp(comm, "pmd-", 4) == 0
- && strncmp(str(arg1), "ofproto/ofproto-dpif-upcall-trace", 33) == 0/
+/strncmp(str(arg1), "ofproto/ofproto-dpif-upcall-trace", 33) == 0/
 {
-    @start[tid] = nsecs;
+    if (strncmp(comm, "pmd-", 4) == 0) {
+        @start[tid] = nsecs;
+    } else {
+        @mutex[tid] = arg0;
+    }
 }
 
 uretprobe:$vswitchd:ovs_mutex_lock_at
@@ -118,9 +130,25 @@ uretprobe:$vswitchd:ovs_mutex_lock_at
     delete(@start[tid]);
 }
 
+uretprobe:$vswitchd:ovs_mutex_lock_at
+/@mutex[tid]/
+{
+    @locked[tid] = nsecs;
+}
+
+uprobe:$vswitchd:ovs_mutex_unlock
+/@locked[tid] && arg0 == @mutex[tid]/
+{
+    @hold[comm] = max(nsecs - @locked[tid]);
+    delete(@locked[tid]);
+    delete(@mutex[tid]);
+}
+
 END
 {
     clear(@start);
+    clear(@mutex);
+    clear(@locked);
 }
 EOF
 
@@ -143,7 +171,7 @@ send() {
 
 # measure get|delete: one bpftrace run over ROUNDS rounds of the command.
 measure() {
-    local what=$1 r id max n over next
+    local what=$1 r id max n over hold others next
     # Sources of the packets of this measurement, never used before.
     case $what in get) next=1000000 ;; delete) next=2000000 ;; esac
     bpftrace -e "$(cat "$dir/wait.bt")" > "$dir/$what.out" 2>/dev/null &
@@ -153,7 +181,8 @@ measure() {
         appctl upcall/trace/delete >/dev/null 2>&1 || true
         appctl upcall/trace/create br0 '' 1024 >/dev/null
         # The full trace first.
-        send "$(packets "$r" 1 3)"
+        send "$(packets "$next" 1 3)"
+        next=$((next + 1))
         wait_pmd $received
         id=$(appctl upcall/trace/list | head -n1 | cut -d' ' -f1)
         case $what in
@@ -190,8 +219,14 @@ measure() {
     max=$(sed -n 's/^@max: //p' "$dir/$what.out")
     n=$(sed -n 's/^@n: //p' "$dir/$what.out")
     over=$(sed -n 's/^@over50us: //p' "$dir/$what.out")
-    printf '%-7s max PMD wait %8.1f us, %5d of %6d waits >= 50 us\n' \
-        "$what" "$(echo "${max:-0} / 1000" | bc -l)" "${over:-0}" "${n:-0}"
+    hold=$(sed -n 's/^@hold\[ovs-vswitchd\]: //p' "$dir/$what.out")
+    others=$(sed -n '/^@hold\[ovs-vswitchd\]/d; s/^@hold\[.*\]: //p' \
+             "$dir/$what.out" | sort -n | tail -n1)
+    printf '%-7s held by main %7.1f us, others %7.1f us;' "$what" \
+        "$(echo "${hold:-0} / 1000" | bc -l)" \
+        "$(echo "${others:-0} / 1000" | bc -l)"
+    printf ' PMD waits %7.1f us, %d of %d >= 50 us\n' \
+        "$(echo "${max:-0} / 1000" | bc -l)" "${over:-0}" "${n:-0}"
 }
 
 echo "upcall tracing: PMD waits for the tracer's mutex ($vswitchd)"
