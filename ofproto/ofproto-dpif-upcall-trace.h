@@ -33,13 +33,14 @@
  *
  * Flow of a trace:
  *
- *   - upcall_xlate() calls uptrace_upcall_begin() when tracing is enabled.
- *     If the upcall resumes a frozen state that carries a trace id, or if
- *     its flow matches the filter, it returns a nonnull context and sets
- *     'xin->trace' and 'xin->trace_id'; translation then fills the trace
- *     nodes and stores the trace id in every frozen state it creates.
- *     uptrace_upcall_end() formats the translation round and adds it to the
- *     trace.
+ *   - upcall_xlate() calls uptrace_upcall_begin() for a miss upcall when
+ *     tracing is enabled.  If the upcall resumes a frozen state that carries
+ *     a trace id, or if it is the first of its packet's pipeline (recirc_id
+ *     0) and its flow matches the filter, it returns a nonnull context and
+ *     sets 'xin->trace' and 'xin->trace_id'; translation then fills the
+ *     trace nodes and stores the trace id in every frozen state it creates.
+ *     uptrace_upcall_end() records the translation round and adds it to the
+ *     trace; the round is formatted when the trace is printed.
  *
  *   - The trace id is kept in the udpif_key.  uptrace_flow_installed() is
  *     called once the datapath has installed the flow (or refused to), the

@@ -3,8 +3,8 @@
 # against the unpatched base built the same way, pair by pair, on the dummy
 # (userspace) datapath.  Not part of "make check".
 #
-#   make bench            full run (N = 10k, 50k, 100k; about 10-15 min)
-#   make bench QUICK=1    smoke run (N = 2k, every part, under 3 min)
+#   make bench            full run (N = 10k, 50k, 100k; about 20 min)
+#   make bench QUICK=1    smoke run (N = 2k, every part, about 3 min)
 #
 # Environment: QUICK=1 as above; BENCH_N=10000,20000 other flow counts;
 # BENCH_PARTS=idle,control,event,startup a subset; BENCH_UPDATE_DOC=no

@@ -5,7 +5,9 @@
 #
 #   sandbox_start DIR [vswitchd options]   start, exporting OVS_* variables;
 #                                          SANDBOX_WRAPPER="valgrind ..."
-#                                          runs ovs-vswitchd under it
+#                                          runs ovs-vswitchd under it, and
+#                                          SANDBOX_VSWITCHD=path another
+#                                          ovs-vswitchd binary
 #   sandbox_stop                           stop both daemons
 #   vsctl ..., appctl ..., ofctl ...       the tools, pointed at the sandbox
 
@@ -30,8 +32,9 @@ sandbox_start() {
         --log-file="$dir/ovsdb-server.log" \
         --remote="punix:$dir/db.sock" "$dir/conf.db"
     vsctl --no-wait init
+    local vswitchd=${SANDBOX_VSWITCHD:-$OVS_BUILD/vswitchd/ovs-vswitchd}
     if [ -z "${SANDBOX_WRAPPER:-}" ]; then
-        "$OVS_BUILD/vswitchd/ovs-vswitchd" --detach --no-chdir \
+        "$vswitchd" --detach --no-chdir \
             --pidfile="$dir/ovs-vswitchd.pid" \
             --log-file="$dir/ovs-vswitchd.log" \
             --enable-dummy=override --disable-system --disable-system-route \
@@ -40,7 +43,7 @@ sandbox_start() {
         # Under a wrapper such as valgrind, which must see the daemon
         # itself: no --detach, and wait for its control socket.
         # shellcheck disable=SC2086
-        $SANDBOX_WRAPPER "$OVS_BUILD/vswitchd/ovs-vswitchd" --no-chdir \
+        $SANDBOX_WRAPPER "$vswitchd" --no-chdir \
             --pidfile="$dir/ovs-vswitchd.pid" \
             --log-file="$dir/ovs-vswitchd.log" \
             --enable-dummy=override --disable-system --disable-system-route \

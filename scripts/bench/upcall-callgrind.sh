@@ -34,24 +34,7 @@ done
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 
-/usr/bin/python3 - "$packets" > "$dir/packets.txt" <<'PY'
-import struct
-import sys
-
-n = int(sys.argv[1])
-batch = []
-for i in range(n):
-    udp = struct.pack('!HHHH', 1024 + i, 9, 8 + 18, 0) + bytes(18)
-    ip = struct.pack('!BBHHHBBHII', 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
-                     0x0a000001, 0x0a000002)
-    eth = bytes.fromhex('50540000000a' '505400000001' '0800')
-    batch.append((eth + ip + udp).hex())
-    if len(batch) == 100:
-        print(' '.join(batch))
-        batch = []
-if batch:
-    print(' '.join(batch))
-PY
+"$top/scripts/bench/udp-frames.py" 0 "$packets" > "$dir/packets.txt"
 
 # The main thread's upcall count, from pmd-stats-show.
 main_upcalls() {

@@ -39,30 +39,8 @@ command -v bpftrace >/dev/null || die "bpftrace missing (make deps)"
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 
-# packets FIRST COUNT [DST]: COUNT packets as hexadecimal frames, 100 per
-# line (the dummy rx queue holds 100): UDP from 10.0.0.0 + FIRST, + FIRST + 1,
-# ... to 10.0.0.DST (default 2).
 packets() {
-    /usr/bin/python3 - "$@" <<'PY'
-import struct
-import sys
-
-first, count = int(sys.argv[1]), int(sys.argv[2])
-dst = 0x0a000000 + int(sys.argv[3] if len(sys.argv) > 3 else 2)
-batch = []
-for i in range(first, first + count):
-    src = 0x0a000000 + i
-    udp = struct.pack('!HHHH', 8, 9, 8 + 18, 0) + bytes(18)
-    ip = struct.pack('!BBHHHBBHII', 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
-                     src, dst)
-    eth = bytes.fromhex('50540000000a' '505400000001' '0800')
-    batch.append((eth + ip + udp).hex())
-    if len(batch) == 100:
-        print(' '.join(batch))
-        batch = []
-if batch:
-    print(' '.join(batch))
-PY
+    "$top/scripts/bench/udp-frames.py" "$@"
 }
 
 # The "full" trace: two rules of 1,200 actions each (one OpenFlow message
@@ -74,22 +52,7 @@ loads() { for _ in $(seq 1200); do printf 'load:1->NXM_NX_REG0[],'; done; }
     echo 'priority=10,ip,actions=output:2'
 } > "$dir/flows.txt"
 
-rm -rf "$dir/sb"
-mkdir -p "$dir/sb"
-sb=$(cd "$dir/sb" && pwd)
-export OVS_RUNDIR=$sb OVS_LOGDIR=$sb OVS_DBDIR=$sb OVS_SYSCONFDIR=$sb
-export OVS_PKGDATADIR=$sb
-"$OVS_BUILD/ovsdb/ovsdb-tool" create "$sb/conf.db" \
-    "$OVS_BUILD/vswitchd/vswitch.ovsschema"
-"$OVS_BUILD/ovsdb/ovsdb-server" --detach --no-chdir \
-    --pidfile="$sb/ovsdb-server.pid" --log-file="$sb/ovsdb-server.log" \
-    --remote="punix:$sb/db.sock" "$sb/conf.db"
-vsctl --no-wait init
-"$vswitchd" --detach --no-chdir --pidfile="$sb/ovs-vswitchd.pid" \
-    --log-file="$sb/ovs-vswitchd.log" --enable-dummy=override \
-    --disable-system --disable-system-route --dummy-numa=0,0 \
-    "unix:$sb/db.sock"
-SANDBOX_PID=$(cat "$sb/ovs-vswitchd.pid")
+SANDBOX_VSWITCHD=$vswitchd sandbox_start "$dir/sb" --dummy-numa=0,0
 trap 'sandbox_stop; [ -z "${bt_pid:-}" ] || kill "$bt_pid" 2>/dev/null || true' EXIT
 
 # No revalidation round during the measurement (a revalidator would add its
@@ -172,7 +135,7 @@ send() {
 # measure get|delete: one bpftrace run over ROUNDS rounds of the command.
 measure() {
     local what=$1 r id max n over hold others next
-    # Sources of the packets of this measurement, never used before.
+    # Numbers of the frames of this measurement, never sent before.
     case $what in get) next=1000000 ;; delete) next=2000000 ;; esac
     bpftrace -e "$(cat "$dir/wait.bt")" > "$dir/$what.out" 2>/dev/null &
     bt_pid=$!

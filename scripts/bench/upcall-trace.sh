@@ -25,27 +25,7 @@ dir=${BENCH_DIR:-/tmp/bench-upcall-trace}
 sandbox=$top/scripts/sandbox.sh
 
 mkdir -p "$dir"
-# Batches of at most 100 packets: the dummy rx queue holds 100.
-/usr/bin/python3 - "$packets" > "$dir/packets.txt" <<'PY'
-import struct
-import sys
-
-n = int(sys.argv[1])
-batch = []
-for i in range(n):
-    sport = 1024 + i % 60000
-    src = 0x0a000001 + i // 60000
-    udp = struct.pack('!HHHH', sport, 9, 8 + 18, 0) + bytes(18)
-    ip = struct.pack('!BBHHHBBHII', 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
-                     src, 0x0a000002)
-    eth = bytes.fromhex('50540000000a' '505400000001' '0800')
-    batch.append((eth + ip + udp).hex())
-    if len(batch) == 100:
-        print(' '.join(batch))
-        batch = []
-if batch:
-    print(' '.join(batch))
-PY
+"$top/scripts/bench/udp-frames.py" 0 "$packets" > "$dir/packets.txt"
 
 run_one() {
     local build=$1 mode=$2
