@@ -267,14 +267,16 @@ def nl_find(buf, atype):
     return None
 
 
-def nl_put(atype, payload):
-    payload = bytes(payload)
-    hdr = struct.pack("<HH", 4 + len(payload), atype)
-    return hdr + payload + b"\0" * (-len(payload) % 4)
-
-
 def _hexbytes(b):
     return " ".join("%02x" % x for x in b)
+
+
+def _undecodable(a, ma):
+    """What format_flow() prints for an attribute payload that it cannot
+    decode (and that Open vSwitch would read past the end of):
+    "<cannot decode: KEY-HEX[/MASK-HEX]>"."""
+    return "<cannot decode: %s%s>" % (
+        _hexbytes(a), "" if ma is None else "/" + _hexbytes(ma))
 
 
 def _eth(b):
@@ -314,6 +316,12 @@ class _Out(object):
         if s.endswith(c):
             s = s[:-1]
         self.parts = [s]
+
+    def mark(self):
+        return len(str(self))
+
+    def reset(self, mark):
+        self.parts = [str(self)[:mark]]
 
     def __str__(self):
         return "".join(self.parts)
@@ -613,29 +621,31 @@ def _format_geneve(out, a, ma, verbose):
 
 
 def _format_erspan(out, a, ma, verbose):
-    ver = a[0] & 0xf if a else 0
-    _field(out, "ver", bytes([ver]),
-           None if ma is None else bytes([ma[0] & 0xf]), verbose, 1, "u")
-    if ver == 1 and len(a) >= 8:
+    """format_odp_tun_erspan_opt(): a struct erspan_metadata, that is a
+    native-endian int version, then for version 1 a be32 index and for
+    version 2 a struct erspan_md2 whose last byte holds dir (bit 3) and
+    hwid (bits 4 to 7)."""
+    if len(a) < 12 or (ma is not None and len(ma) < 12):
+        # Open vSwitch would read past the attribute.
+        out.put(_undecodable(a, ma))
+        return
+    version = struct.unpack("<i", a[:4])[0]
+    _field(out, "ver", a[0:1], _sub(ma, 0, 1), verbose, 1, "u")
+    if version == 1:
+        idx = _hx(int.from_bytes(a[4:8], "big"))
         if ma is not None:
-            out.put("idx=%s/%s," % (_hx(int.from_bytes(a[4:8], "big")),
-                                    _hx(int.from_bytes(ma[4:8], "big"))))
+            out.put("idx=%s/%s," % (idx, _hx(int.from_bytes(ma[4:8],
+                                                            "big"))))
         else:
-            out.put("idx=%s," % _hx(int.from_bytes(a[4:8], "big")))
-    elif ver == 2 and len(a) >= 6:
-        # struct erspan_md2: be32 timestamp, be16 sgt, u8 hwid_upper:2,
-        # ft:5, p:1, u8 o:1, gra:2, dir:1, hwid:4.
-        b = a[7]
-        dirv = (b >> 3) & 1
-        hwid = ((a[6] & 0x3) << 4) | (b & 0xf)
-        md = None if ma is None else (ma[6], ma[7])
-        _field(out, "dir", bytes([dirv]),
-               None if md is None else bytes([(md[1] >> 3) & 1]), verbose,
-               1, "u")
-        _field(out, "hwid", bytes([hwid]),
-               None if md is None
-               else bytes([((md[0] & 0x3) << 4) | (md[1] & 0xf)]),
-               verbose, 1, "x")
+            out.put("idx=%s," % idx)
+    elif version == 2:
+        b = a[11]
+        mb = None if ma is None else ma[11]
+        _field(out, "dir", bytes([(b >> 3) & 1]),
+               None if mb is None else bytes([(mb >> 3) & 1]), verbose, 1,
+               "u")
+        _field(out, "hwid", bytes([b >> 4]),
+               None if mb is None else bytes([mb >> 4]), verbose, 1, "x")
     out.chomp(",")
 
 
@@ -879,7 +889,9 @@ def format_flow(key, mask=None, verbose=False):
     """Formats an ODP flow key, and its mask if 'mask' is not None, exactly
     as odp_flow_format() does, that is as "ovs-appctl dpctl/dump-flows"
     prints datapath flows (with -m when 'verbose'; port numbers, not
-    names)."""
+    names).  It never raises: an attribute that it cannot decode (where
+    Open vSwitch would read past its end) is printed as
+    "NAME(<cannot decode: KEY-HEX[/MASK-HEX]>)"."""
     key = bytes(key)
     mask = bytes(mask) if mask else None
     if not key:
@@ -906,7 +918,15 @@ def format_flow(key, mask=None, verbose=False):
                 ma = _wildcard_mask(KEY_LENS, t, a)
             if not first:
                 out.put(",")
-            _format_attr(out, t, a, ma, verbose)
+            mark = out.mark()
+            try:
+                _format_attr(out, t, a, ma, verbose)
+            except (IndexError, KeyError, TypeError, ValueError,
+                    OverflowError, struct.error):
+                # A malformed attribute that the checks above let through.
+                out.reset(mark)
+                out.put("%s(%s)" % (KEY_NAMES.get(t, "key%u" % t),
+                                    _undecodable(a, ma)))
             first = False
         elif t == A_ETHERNET and not has_packet_type:
             if not first:
