@@ -97,6 +97,14 @@
 # full; run with a larger --buffer-page-count (now 1)"), with --json also as
 # {"event": "lost", ...} records, and in the summary.
 #
+# Exit status: 0 when stopped by SIGINT (Ctrl-C), SIGTERM or SIGHUP, or
+# when the reader of its output goes away ("| head"); 2 for bad options;
+# 1 for every other failure, each said in one line on stderr, without a
+# traceback: no such ovs-vswitchd, no probes, a bad filter, an output or
+# pcap file that cannot be written (a full disk), ovs-vswitchd exiting
+# while followed (the summary is printed first).  Whatever the exit, the
+# kernel detaches the probes and disables their semaphores.
+#
 # Deletion reasons: none, avoid_caching, bad_odp_fit, idle, flow_limit,
 # wildcarded, no_ofproto, purge, too_expensive, update_fail, xlation_error,
 # missing_dp, limit_idle, unexpected, pmd_removed.
@@ -168,10 +176,13 @@ class ToolError(Exception):
     """An error reported as one line, with a non-zero exit status."""
 
 
-def die(msg, status=1):
-    sys.stderr.write("%s: %s\n" % (PROG, msg))
-    sys.stderr.flush()
-    sys.exit(status)
+def warn(msg):
+    """Writes "filter_probe.py: MSG" to stderr (which may be gone)."""
+    try:
+        sys.stderr.write("%s: %s\n" % (PROG, msg))
+        sys.stderr.flush()
+    except OSError:
+        pass
 
 
 #
@@ -2034,23 +2045,38 @@ class Reporter(object):
         self.lifetimes = {}
         self.received = 0
         self.lost_reported = 0
-        self.broken = False
+        self.failure = None
         self.pcap = None
         self.pcap_count = 0
         self.boot = time.time() - time.clock_gettime(time.CLOCK_MONOTONIC)
         if options.pcap:
             self.pcap = options.pcap_writer
 
+    def write(self, text):
+        """Writes 'text' to the output, at once.  A reader that went away
+        raises BrokenPipeError; any other failure (a full disk) a
+        ToolError, after which nothing more is written there."""
+        try:
+            self.out.write(text)
+            self.out.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            # Drop what is buffered, so that the interpreter's last flush
+            # at exit does not fail again.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.out.fileno())
+            raise ToolError("cannot write the output: %s"
+                            % (e.strerror or e))
+
     def header(self, pid, probes):
         if self.options.json:
-            self.out.write(json.dumps({"event": "start", "pid": pid,
-                                       "probes": probes}) + "\n")
-            self.out.flush()
+            self.write(json.dumps({"event": "start", "pid": pid,
+                                   "probes": probes}) + "\n")
         else:
-            self.out.write("%-16s %-15s %-41s %-8s %-14s %s\n"
-                           % ("TIME", "THREAD", "UFID", "EVENT", "REASON",
-                              "LIFETIME"))
-            self.out.flush()
+            self.write("%-16s %-15s %-41s %-8s %-14s %s\n"
+                       % ("TIME", "THREAD", "UFID", "EVENT", "REASON",
+                          "LIFETIME"))
 
     def line(self, ts, comm, tid, ufid, event, reason, lifetime, extra):
         if self.options.json:
@@ -2060,29 +2086,36 @@ class Reporter(object):
                    "lifetime": None if lifetime is None
                    else round(lifetime, 6)}
             rec.update(extra)
-            self.out.write(json.dumps(rec) + "\n")
+            self.write(json.dumps(rec) + "\n")
         else:
             wall = self.boot + ts / 1e9
             t = "%s.%06d" % (time.strftime("%H:%M:%S", time.localtime(wall)),
                              int(wall % 1 * 1e6))
-            self.out.write("%-16s %-15s %-41s %-8s %-14s %s\n"
-                           % (t,
-                              comm, ufid, event, reason or "-",
-                              "-" if lifetime is None
-                              else "%.3fs" % lifetime))
+            text = "%-16s %-15s %-41s %-8s %-14s %s\n" % (
+                t, comm, ufid, event, reason or "-",
+                "-" if lifetime is None else "%.3fs" % lifetime)
             if "key" in extra:
-                self.out.write("  %s\n" % extra["key"])
-        self.out.flush()
+                text += "  %s\n" % extra["key"]
+            self.write(text)
 
     def handle(self, ctx, data, size):
-        # (An exception would not get out of this ctypes callback.)
-        try:
-            self.handle__(data, size)
-        except BrokenPipeError:
-            self.broken = True
+        """The ring buffer's callback.  An exception cannot get out of a
+        ctypes callback (ctypes prints it and goes on): the first one is
+        kept, for check() to raise in the main loop, and the events after
+        it are dropped."""
+        if self.failure is None:
+            try:
+                self.handle_event(data, size)
+            except BaseException as e:
+                self.failure = e
         return 0
 
-    def handle__(self, data, size):
+    def check(self):
+        """Raises the exception that the callback caught, if any."""
+        if self.failure is not None:
+            raise self.failure
+
+    def handle_event(self, data, size):
         raw = ctypes.string_at(data, size)
         self.received += 1
         etype, tid, ts, comm, ufid = HDR.unpack_from(raw)
@@ -2120,8 +2153,12 @@ class Reporter(object):
                 pkt = None
             if pkt is not None:
                 pkt.time = self.boot + ts / 1e9
-                self.pcap.write(pkt)
-                self.pcap.flush()
+                try:
+                    self.pcap.write(pkt)
+                    self.pcap.flush()
+                except OSError as e:
+                    raise ToolError("cannot write %s: %s"
+                                    % (self.options.pcap, e.strerror or e))
                 self.pcap_count += 1
         if self.options.reasons:
             if text is not None:
@@ -2152,16 +2189,13 @@ class Reporter(object):
         if lost > self.lost_reported:
             n = lost - self.lost_reported
             self.lost_reported = lost
-            sys.stderr.write(
-                "%s: WARNING: %d event%s lost (%d in all): the ring buffer "
-                "was full; run with a larger --buffer-page-count (now %d)\n"
-                % (PROG, n, "" if n == 1 else "s", lost,
-                   self.options.buffer_page_count))
-            sys.stderr.flush()
+            warn("WARNING: %d event%s lost (%d in all): the ring buffer "
+                 "was full; run with a larger --buffer-page-count (now %d)"
+                 % (n, "" if n == 1 else "s", lost,
+                    self.options.buffer_page_count))
             if self.options.json:
-                self.out.write(json.dumps({"event": "lost", "count": n,
-                                           "total": lost}) + "\n")
-                self.out.flush()
+                self.write(json.dumps({"event": "lost", "count": n,
+                                       "total": lost}) + "\n")
 
     def summary(self):
         st = self.stats_fn()
@@ -2179,8 +2213,7 @@ class Reporter(object):
                               "followed": st[ST_FOLLOWED],
                               "verdicts": st[ST_VERDICTS],
                               "dropped": st[ST_DROPPED]}}
-            self.out.write(json.dumps(rec) + "\n")
-            self.out.flush()
+            self.write(json.dumps(rec) + "\n")
             return
         out.append("")
         out.append("SUMMARY")
@@ -2208,8 +2241,7 @@ class Reporter(object):
         if self.pcap is not None:
             out.append("  packets written to %s: %d"
                        % (self.options.pcap, self.pcap_count))
-        self.out.write("\n".join(out) + "\n")
-        self.out.flush()
+        self.write("\n".join(out) + "\n")
 
 
 #
@@ -2285,6 +2317,12 @@ pcap:
   packet that caused the upcall, as the key recorded it.  Flows without an
   Ethernet header get no packet.
 
+exit status:
+  0 when stopped by a signal (Ctrl-C) or when the reader of the output goes
+  away, 2 for bad options, 1 for any other failure, said in one line on
+  stderr: an output or pcap file that cannot be written, ovs-vswitchd
+  exiting while followed, ...
+
 examples:
   Follow every flow of the only ovs-vswitchd:
     sudo python3 filter_probe.py
@@ -2347,10 +2385,6 @@ def parse_options(argv):
                         help=argparse.SUPPRESS)
     parser.add_argument("--raw", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
-
-
-class _Stop(Exception):
-    pass
 
 
 def run(options):
@@ -2444,6 +2478,16 @@ def run(options):
         return totals
 
     reporter = Reporter(options, read_stats)
+    try:
+        return follow(bpf, reporter, pid, [p for p, _ in installs + verdicts])
+    finally:
+        bpf.cleanup()
+
+
+def follow(bpf, reporter, pid, probes):
+    """Reports the events until a signal, or until ovs-vswitchd exits
+    (status 1).  Raises ToolError when the output cannot be written."""
+    options = reporter.options
     bpf["events"].open_ring_buffer(reporter.handle)
 
     # The handler only raises a flag: an exception raised while the ring
@@ -2456,35 +2500,27 @@ def run(options):
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGHUP, stop)
-    reporter.header(pid, [p for p, _ in installs + verdicts])
+    status = 0
+    reporter.header(pid, probes)
     try:
-        while True:
-            if stopping:
-                raise _Stop()
+        while not stopping:
             bpf.ring_buffer_poll(timeout=100)
-            if reporter.broken:
-                raise BrokenPipeError()
+            reporter.check()
             reporter.check_lost()
             if not _alive(pid):
-                sys.stderr.write("%s: ovs-vswitchd (PID %d) exited\n"
-                                 % (PROG, pid))
+                warn("ovs-vswitchd (PID %d) exited" % pid)
+                status = 1
                 break
-    except (_Stop, KeyboardInterrupt):
+    except KeyboardInterrupt:
         pass
-    except BrokenPipeError:
-        options.summary = False
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    try:
-        bpf.ring_buffer_consume()
-        reporter.check_lost()
-        if options.summary:
-            reporter.summary()
-    except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    bpf.cleanup()
-    return 0
+    bpf.ring_buffer_consume()
+    reporter.check()
+    reporter.check_lost()
+    if options.summary:
+        reporter.summary()
+    return status
 
 
 def main(argv=None):
@@ -2493,7 +2529,8 @@ def main(argv=None):
     try:
         return run(options)
     except ToolError as e:
-        die(str(e))
+        warn(str(e))
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
