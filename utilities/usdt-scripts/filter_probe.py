@@ -68,9 +68,44 @@
 #     REASON         DELETES   TIMED        MIN        AVG        MAX
 #     idle                 1       1     1.194s     1.194s     1.194s
 #     purge                1       1     0.717s     0.717s     0.717s
-#     kernel: 2 installs seen, 2 followed, 3 verdicts seen, 0 dropped in the\
-#    kernel; 5 events received
+#     kernel: 2 installs seen, 2 followed, 0 installed again, 0 feature prob\
+#   es; 3 verdicts seen, 0 dropped in the kernel; 5 events received
+#     not followed: 0 (map full), 0 (key unreadable); 0 verdicts of them
 #     lost events: 0
+#
+# The columns, as watch_flows.bt prints them too (without THREAD):
+#
+#   TIME      UTC wall clock, HH:MM:SS.uuuuuu, as Open vSwitch's logs give it.
+#   THREAD    the thread that installed the flow or judged it.
+#   UFID      ufid:UUID, as "ovs-appctl dpctl/dump-flows -m" prints it.
+#   EVENT     install, modify, delete (or keep, with --keeps).
+#   REASON    for a delete, why (see the list below); for an install of a
+#             flow that does not fit in the map of followed flows,
+#             "map_full" (see "Bounded state"); else "-".
+#   LIFETIME  for a modify or delete, the time since the install, in
+#             milliseconds, as 1.899s; "?" when the install was not seen
+#             (before the tool started, or not followed); "-" for installs.
+#
+# Both tools follow a UFID from its first install: an install of a UFID
+# that is still followed (the userspace datapath installs a flow once per
+# PMD thread, under one UFID) is counted ("installed again"), not printed.
+# The installs that ovs-vswitchd makes to probe the datapath's features
+# (DPIF_FP_PROBE) are counted ("feature probes"), not followed.  (The
+# userspace datapath's dp_flow_put probe does not tell them apart: there,
+# both tools see them as flows.)
+#
+# Bounded state: the kernel follows at most --max-flows flows at once, in a
+# plain hash map (an LRU map would evict silently).  An install that does
+# not fit is printed with REASON "map_full", its later verdicts are counted
+# ("verdicts of them"), not mistaken for verdicts that -f drops, and the
+# first such install is reported at once on stderr ("WARNING: 2 flows not
+# followed (2 in all): the map of followed flows is full; run with a larger
+# --max-flows (now 4)"), with --json also as {"event": "not_followed",
+# ...}.  So is a key that cannot be read from ovs-vswitchd's memory: with
+# -f the flow cannot be matched and is not followed, without -f it is
+# followed without its key.  With --reason and -k, user space holds the
+# key of each followed flow until its deletion, and the kernel tells it to
+# drop the keys of deletions that --reason filters out.
 #
 # The UFIDs are those that "ovs-appctl dpctl/dump-flows -m" prints, the keys
 # what "ovs-appctl dpctl/dump-flows" prints.  The same run with --json, one
@@ -1608,10 +1643,15 @@ EBPF_SOURCE = r"""
 #define SHOW_KEEPS <SHOW_KEEPS>
 #define REASON_MASK <REASON_MASK>ULL
 
-enum { EV_INSTALL = 1, EV_VERDICT = 2 };
+enum { EV_INSTALL = 1, EV_VERDICT = 2, EV_FORGET = 3 };
 enum { UKEY_KEEP = 0, UKEY_DELETE = 1, UKEY_MODIFY = 2 };
 enum { ST_INSTALLS, ST_FOLLOWED, ST_VERDICTS, ST_DROPPED, ST_SENT, ST_LOST,
+       ST_AGAIN, ST_PROBES, ST_MAP_FULL, ST_KEY_FAILED, ST_UNFOLLOWED,
        ST_MAX };
+/* Why an install was not followed (struct install_t's 'status'). */
+enum { NF_FOLLOWED = 0, NF_MAP_FULL = 1, NF_KEY_FAILED = 2 };
+#define DPIF_FP_CREATE 1
+#define DPIF_FP_PROBE 8
 
 struct ufid_t {
     u32 w[4];
@@ -1633,6 +1673,7 @@ struct install_t {
     struct hdr_t hdr;
     u32 flags;
     u32 pmd_id;
+    u32 status;
     u32 key_len;
     u32 mask_len;
     u32 key_n;
@@ -1664,7 +1705,11 @@ struct put_t {
 };
 
 BPF_RINGBUF_OUTPUT(events, <BUFFER_PAGE_CNT>);
-BPF_TABLE("lru_hash", struct ufid_t, struct flow_t, followed, <MAX_FLOWS>);
+/* A plain hash, not an LRU one, which may evict before it is full: an
+ * install that does not fit is counted, and remembered in 'unfollowed' so
+ * that its verdicts are counted apart from those that -f drops. */
+BPF_HASH(followed, struct ufid_t, struct flow_t, <MAX_FLOWS>);
+BPF_HASH(unfollowed, struct ufid_t, u32, <MAX_FLOWS>);
 BPF_PERCPU_ARRAY(stats, u64, ST_MAX);
 BPF_PERCPU_ARRAY(scratch, struct install_t, 1);
 
@@ -1749,13 +1794,24 @@ static __always_inline int install(u64 put_ptr)
         || !put.ufid) {
         return 0;
     }
-    if (!(put.flags & 1)) {
-        /* Not DPIF_FP_CREATE: a modification, reported by its verdict. */
+    if (!(put.flags & DPIF_FP_CREATE)) {
+        /* A modification, reported by its verdict. */
         return 0;
     }
-    bpf_probe_read_user(&ufid, sizeof ufid, (void *) put.ufid);
+    if (put.flags & DPIF_FP_PROBE) {
+        /* ovs-vswitchd probing the datapath's features: not a flow. */
+        count(ST_PROBES);
+        return 0;
+    }
     count(ST_INSTALLS);
+    if (bpf_probe_read_user(&ufid, sizeof ufid, (void *) put.ufid)) {
+        count(ST_KEY_FAILED);
+        return 0;
+    }
     if (followed.lookup(&ufid)) {
+        /* Installed again (once per PMD thread): the lifetime runs from
+         * the first install. */
+        count(ST_AGAIN);
         return 0;
     }
 
@@ -1778,8 +1834,10 @@ static __always_inline int install(u64 put_ptr)
     if (kn > MAX_KEY || mn > MAX_KEY) {
         return 0;
     }
+    int key_failed = 0;
     if (bpf_probe_read_user(ev->data, kn, (void *) put.key)) {
         kn = 0;
+        key_failed = 1;
     }
     asm volatile("" : "+r"(kn));
     if (kn > MAX_KEY) {
@@ -1787,16 +1845,32 @@ static __always_inline int install(u64 put_ptr)
     }
     if (mn && bpf_probe_read_user(ev->data + kn, mn, (void *) put.mask)) {
         mn = 0;
+        key_failed = 1;
     }
     ev->key_n = kn;
     ev->mask_n = mn;
-    if (!filter_match(ev->data, kn, mn)) {
+    ev->status = NF_FOLLOWED;
+    if (key_failed) {
+        /* Followed without its key, unless a filter needs the key. */
+        count(ST_KEY_FAILED);
+        if (!FOLLOW_ALL) {
+            u32 why = NF_KEY_FAILED;
+            unfollowed.update(&ufid, &why);
+            return 0;
+        }
+    } else if (!filter_match(ev->data, kn, mn)) {
         return 0;
     }
 
     struct flow_t flow = { .install_ns = bpf_ktime_get_ns() };
-    followed.update(&ufid, &flow);
-    count(ST_FOLLOWED);
+    if (followed.update(&ufid, &flow)) {
+        u32 why = NF_MAP_FULL;
+        count(ST_MAP_FULL);
+        unfollowed.update(&ufid, &why);
+        ev->status = NF_MAP_FULL;
+    } else {
+        count(ST_FOLLOWED);
+    }
     if (!SEND_INSTALLS) {
         return 0;
     }
@@ -1836,7 +1910,10 @@ int trace_install_netlink(struct pt_regs *ctx)
 <VERDICT_FNS>
 """
 
-ST_INSTALLS, ST_FOLLOWED, ST_VERDICTS, ST_DROPPED, ST_SENT, ST_LOST = range(6)
+(ST_INSTALLS, ST_FOLLOWED, ST_VERDICTS, ST_DROPPED, ST_SENT, ST_LOST,
+ ST_AGAIN, ST_PROBES, ST_MAP_FULL, ST_KEY_FAILED, ST_UNFOLLOWED,
+ ST_MAX) = range(12)
+NF_FOLLOWED, NF_MAP_FULL, NF_KEY_FAILED = range(3)
 # The verdict probes' handler, once per phase (0: dump, 1: sweep).
 VERDICT_SOURCE = r"""
 int <FN>(struct pt_regs *ctx)
@@ -1856,20 +1933,42 @@ int <FN>(struct pt_regs *ctx)
     bpf_probe_read_user(&ev.hdr.ufid, sizeof ev.hdr.ufid, (void *) ufid_ptr);
 
     struct flow_t *flow = followed.lookup(&ev.hdr.ufid);
-    if (!flow && !FOLLOW_ALL) {
-        count(ST_DROPPED);
-        return 0;
+    if (!flow) {
+        if (unfollowed.lookup(&ev.hdr.ufid)) {
+            /* Not followed for want of room or of its key: not a verdict
+             * that the filter dropped. */
+            count(ST_UNFOLLOWED);
+            if (result == UKEY_DELETE) {
+                unfollowed.delete(&ev.hdr.ufid);
+            }
+            if (!FOLLOW_ALL) {
+                return 0;
+            }
+        } else if (!FOLLOW_ALL) {
+            count(ST_DROPPED);
+            return 0;
+        }
     }
+    int forget = 0;
     if (flow) {
         ev.install_ns = flow->install_ns;
-    }
-    if (result == UKEY_DELETE && flow) {
-        followed.delete(&ev.hdr.ufid);
+        if (result == UKEY_DELETE) {
+            followed.delete(&ev.hdr.ufid);
+            forget = 1;
+        }
     }
     if ((result == UKEY_KEEP && !SHOW_KEEPS)
         || (REASON_MASK && (result != UKEY_DELETE || reason > 63
                             || !(REASON_MASK & (1ULL << reason))))) {
         count(ST_DROPPED);
+        if (forget && SEND_INSTALLS && REASON_MASK) {
+            /* User space holds the key of this flow, for a deletion that
+             * will not come: tell it to drop the key. */
+            fill_hdr(&ev.hdr, EV_FORGET);
+            if (events.ringbuf_output(&ev.hdr, sizeof ev.hdr, 0)) {
+                count(ST_LOST);
+            }
+        }
         return 0;
     }
     fill_hdr(&ev.hdr, EV_VERDICT);
@@ -1884,8 +1983,9 @@ int <FN>(struct pt_regs *ctx)
     return 0;
 }
 """
+EV_INSTALL, EV_VERDICT, EV_FORGET = 1, 2, 3
 HDR = struct.Struct("<IIQ16s16s")
-INSTALL = struct.Struct("<IIIIII")
+INSTALL = struct.Struct("<IIIIIII")
 VERDICT = struct.Struct("<QIIII")
 
 PROBES_INSTALL = [("dp_netdev_flow_add:dp_flow_put", "trace_install_netdev"),
@@ -2034,6 +2134,11 @@ def import_bcc():
 #
 # Output.
 #
+def format_lifetime(seconds):
+    """Milliseconds, truncated, as watch_flows.bt prints them: 1.899s."""
+    return "%d.%03ds" % divmod(int(seconds * 1000), 1000)
+
+
 class Reporter(object):
     def __init__(self, options, stats_fn):
         self.options = options
@@ -2045,6 +2150,7 @@ class Reporter(object):
         self.lifetimes = {}
         self.received = 0
         self.lost_reported = 0
+        self.reported = {}
         self.failure = None
         self.pcap = None
         self.pcap_count = 0
@@ -2089,11 +2195,16 @@ class Reporter(object):
             self.write(json.dumps(rec) + "\n")
         else:
             wall = self.boot + ts / 1e9
-            t = "%s.%06d" % (time.strftime("%H:%M:%S", time.localtime(wall)),
+            t = "%s.%06d" % (time.strftime("%H:%M:%S", time.gmtime(wall)),
                              int(wall % 1 * 1e6))
+            if event == "install":
+                life = "-"
+            elif lifetime is None:
+                life = "?"
+            else:
+                life = format_lifetime(lifetime)
             text = "%-16s %-15s %-41s %-8s %-14s %s\n" % (
-                t, comm, ufid, event, reason or "-",
-                "-" if lifetime is None else "%.3fs" % lifetime)
+                t, comm, ufid, event, reason or "-", life)
             if "key" in extra:
                 text += "  %s\n" % extra["key"]
             self.write(text)
@@ -2121,13 +2232,16 @@ class Reporter(object):
         etype, tid, ts, comm, ufid = HDR.unpack_from(raw)
         comm = comm.split(b"\0", 1)[0].decode("utf-8", "replace")
         ufid = "ufid:" + format_ufid(ufid)
-        if etype == 1:
+        if etype == EV_INSTALL:
             self.install(raw, ts, comm, tid, ufid)
-        elif etype == 2:
+        elif etype == EV_VERDICT:
             self.verdict(raw, ts, comm, tid, ufid)
+        elif etype == EV_FORGET:
+            # A followed flow whose deletion --reason filtered out.
+            self.keys.pop(ufid, None)
 
     def install(self, raw, ts, comm, tid, ufid):
-        flags, pmd, key_len, mask_len, kn, mn = INSTALL.unpack_from(
+        _, _, status, key_len, mask_len, kn, mn = INSTALL.unpack_from(
             raw, HDR.size)
         data = raw[HDR.size + INSTALL.size:]
         key, mask = data[:kn], data[kn:kn + mn]
@@ -2161,10 +2275,11 @@ class Reporter(object):
                                     % (self.options.pcap, e.strerror or e))
                 self.pcap_count += 1
         if self.options.reasons:
-            if text is not None:
+            if text is not None and status == NF_FOLLOWED:
                 self.keys[ufid] = text
             return
-        self.line(ts, comm, tid, ufid, "install", None, None, extra)
+        self.line(ts, comm, tid, ufid, "install",
+                  "map_full" if status == NF_MAP_FULL else None, None, extra)
 
     def verdict(self, raw, ts, comm, tid, ufid):
         install_ns, result, reason, phase, _ = VERDICT.unpack_from(
@@ -2184,8 +2299,30 @@ class Reporter(object):
         self.line(ts, comm, tid, ufid, event,
                   rname if event == "delete" else None, lifetime, extra)
 
-    def check_lost(self):
-        lost = self.stats_fn()[ST_LOST]
+    def check_counts(self):
+        """Warns on stderr, at once, of lost events and of flows that could
+        not be followed (and with --json also writes "lost" and
+        "not_followed" records)."""
+        st = self.stats_fn()
+        for i, what in ((ST_MAP_FULL, "the map of followed flows is full; "
+                         "run with a larger --max-flows (now %d)"
+                         % self.options.max_flows),
+                        (ST_KEY_FAILED, "their key could not be read")):
+            n = st[i] - self.reported.get(i, 0)
+            if n <= 0:
+                continue
+            self.reported[i] = st[i]
+            warn("WARNING: %d flow%s not followed (%d in all): %s"
+                 % (n, "" if n == 1 else "s", st[i], what)
+                 if i == ST_MAP_FULL or self.options.filter is not None
+                 else "WARNING: %d flow%s followed without a key (%d in "
+                 "all): %s" % (n, "" if n == 1 else "s", st[i], what))
+            if self.options.json:
+                self.write(json.dumps({
+                    "event": "not_followed",
+                    "why": "map_full" if i == ST_MAP_FULL else "key_failed",
+                    "count": n, "total": st[i]}) + "\n")
+        lost = st[ST_LOST]
         if lost > self.lost_reported:
             n = lost - self.lost_reported
             self.lost_reported = lost
@@ -2209,10 +2346,16 @@ class Reporter(object):
                             "max": round(max(v), 6)})
                        for r, v in self.lifetimes.items()),
                    "lost": st[ST_LOST], "received": self.received,
+                   "keys_held": len(self.keys),
                    "kernel": {"installs": st[ST_INSTALLS],
                               "followed": st[ST_FOLLOWED],
+                              "again": st[ST_AGAIN],
+                              "probes": st[ST_PROBES],
                               "verdicts": st[ST_VERDICTS],
-                              "dropped": st[ST_DROPPED]}}
+                              "dropped": st[ST_DROPPED]},
+                   "not_followed": {"map_full": st[ST_MAP_FULL],
+                                    "key_failed": st[ST_KEY_FAILED],
+                                    "verdicts": st[ST_UNFOLLOWED]}}
             self.write(json.dumps(rec) + "\n")
             return
         out.append("")
@@ -2227,16 +2370,23 @@ class Reporter(object):
                 continue
             v = self.lifetimes.get(r, [])
             if v:
-                stats = ("%.3fs" % min(v), "%.3fs" % (sum(v) / len(v)),
-                         "%.3fs" % max(v))
+                stats = (format_lifetime(min(v)),
+                         format_lifetime(sum(v) / len(v)),
+                         format_lifetime(max(v)))
             else:
                 stats = ("-", "-", "-")
             out.append("  %-14s %7d %7d %10s %10s %10s"
                        % ((r, self.deletions[r], len(v)) + stats))
-        out.append("  kernel: %d installs seen, %d followed, %d verdicts "
-                   "seen, %d dropped in the kernel; %d events received"
-                   % (st[ST_INSTALLS], st[ST_FOLLOWED], st[ST_VERDICTS],
-                      st[ST_DROPPED], self.received))
+        out.append("  kernel: %d installs seen, %d followed, %d installed "
+                   "again, %d feature probes; %d verdicts seen, %d dropped "
+                   "in the kernel; %d events received"
+                   % (st[ST_INSTALLS], st[ST_FOLLOWED], st[ST_AGAIN],
+                      st[ST_PROBES], st[ST_VERDICTS], st[ST_DROPPED],
+                      self.received))
+        out.append("  not followed: %d (map full), %d (key unreadable); "
+                   "%d verdicts of them" % (st[ST_MAP_FULL],
+                                            st[ST_KEY_FAILED],
+                                            st[ST_UNFOLLOWED]))
         out.append("  lost events: %d" % st[ST_LOST])
         if self.pcap is not None:
             out.append("  packets written to %s: %d"
@@ -2383,8 +2533,12 @@ def parse_options(argv):
                         % DEFAULT_MAX_FLOWS)
     parser.add_argument("--ebpf", action="store_true",
                         help=argparse.SUPPRESS)
+    # The raw key and mask in hex in the JSON install records, for tests.
     parser.add_argument("--raw", action="store_true", help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    options = parser.parse_args(argv)
+    if options.raw and not options.json:
+        parser.error("--raw needs --json")
+    return options
 
 
 def run(options):
@@ -2472,8 +2626,8 @@ def run(options):
     stats = bpf["stats"]
 
     def read_stats():
-        totals = [0] * 6
-        for i in range(6):
+        totals = [0] * ST_MAX
+        for i in range(ST_MAX):
             totals[i] = sum(stats[ctypes.c_int(i)])
         return totals
 
@@ -2506,7 +2660,7 @@ def follow(bpf, reporter, pid, probes):
         while not stopping:
             bpf.ring_buffer_poll(timeout=100)
             reporter.check()
-            reporter.check_lost()
+            reporter.check_counts()
             if not _alive(pid):
                 warn("ovs-vswitchd (PID %d) exited" % pid)
                 status = 1
@@ -2517,7 +2671,7 @@ def follow(bpf, reporter, pid, probes):
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     bpf.ring_buffer_consume()
     reporter.check()
-    reporter.check_lost()
+    reporter.check_counts()
     if options.summary:
         reporter.summary()
     return status
