@@ -18,10 +18,13 @@
 # -------------------
 # filter_probe.py follows the life of datapath flows: it reports when each
 # flow is installed, when the revalidator modifies it and when, and why, the
-# revalidator deletes it.  It attaches to these USDT probes:
+# revalidator deletes it, and when a flow leaves the datapath otherwise.
+# It attaches to these USDT probes:
 #
 #   dp_netdev_flow_add:dp_flow_put        flow installed (userspace datapath)
 #   dpif_netlink_operate__:op_flow_put    flow installed (kernel datapath)
+#   dp_netdev_pmd_remove_flow:dp_flow_del flow removed (userspace datapath)
+#   dpif_netlink_operate__:op_flow_del    flow removed (kernel datapath)
 #   revalidate:flow_change                MODIFY/DELETE verdict, dump phase
 #   revalidator_sweep__:flow_sweep_change MODIFY/DELETE verdict, sweep phase
 #   revalidate:flow_result and revalidator_sweep__:flow_sweep_result
@@ -78,13 +81,25 @@
 #   TIME      UTC wall clock, HH:MM:SS.uuuuuu, as Open vSwitch's logs give it.
 #   THREAD    the thread that installed the flow or judged it.
 #   UFID      ufid:UUID, as "ovs-appctl dpctl/dump-flows -m" prints it.
-#   EVENT     install, modify, delete (or keep, with --keeps).
-#   REASON    for a delete, why (see the list below); for an install of a
+#   EVENT     install, modify, delete (or keep, with --keeps), remove.
+#   REASON    for a delete, why (see the list below); for a remove,
+#             "datapath"; for an install of a
 #             flow that does not fit in the map of followed flows,
 #             "map_full" (see "Bounded state"); else "-".
 #   LIFETIME  for a modify or delete, the time since the install, in
 #             milliseconds, as 1.899s; "?" when the install was not seen
-#             (before the tool started, or not followed); "-" for installs.
+#             (before the tool started, or not followed); "-" for installs;
+#             "stale" for the verdict on the ukey of a removed flow.
+#
+# A flow removed from the datapath without a delete verdict ("ovs-appctl
+# dpctl/del-flows", a datapath flush, a feature probe's flow) is reported
+# as EVENT "remove", REASON "datapath", with the lifetime it had.  Its ukey
+# stays behind until the revalidator deletes it, reported as a "delete"
+# with the revalidator's reason and LIFETIME "stale" (in JSON, "stale":
+# true and "removed_ago", the seconds since the removal).  The summary
+# counts removals as "(datapath)".  The removal probes fire for the
+# revalidator's own deletions too, just after their verdicts: the script
+# tells them apart by the verdict, in the kernel.
 #
 # Both tools follow a UFID from its first install: an install of a UFID
 # that is still followed (the userspace datapath installs a flow once per
@@ -254,11 +269,11 @@ EBPF_SOURCE = r"""
 #define SHOW_KEEPS <SHOW_KEEPS>
 #define REASON_MASK <REASON_MASK>ULL
 
-enum { EV_INSTALL = 1, EV_VERDICT = 2, EV_FORGET = 3 };
+enum { EV_INSTALL = 1, EV_VERDICT = 2, EV_FORGET = 3, EV_REMOVE = 4 };
 enum { UKEY_KEEP = 0, UKEY_DELETE = 1, UKEY_MODIFY = 2 };
 enum { ST_INSTALLS, ST_FOLLOWED, ST_VERDICTS, ST_DROPPED, ST_SENT, ST_LOST,
        ST_AGAIN, ST_PROBES, ST_MAP_FULL, ST_KEY_FAILED, ST_UNFOLLOWED,
-       ST_MAX };
+       ST_REMOVALS, ST_MAX };
 /* Why an install was not followed (struct install_t's 'status'). */
 enum { NF_FOLLOWED = 0, NF_MAP_FULL = 1, NF_KEY_FAILED = 2 };
 #define DPIF_FP_CREATE 1
@@ -270,6 +285,7 @@ struct ufid_t {
 
 struct flow_t {
     u64 install_ns;
+    u64 removed_ns;     /* Removed from the datapath, not by a verdict. */
 };
 
 struct hdr_t {
@@ -295,6 +311,7 @@ struct install_t {
 struct verdict_t {
     struct hdr_t hdr;
     u64 install_ns;
+    u64 removed_ns;
     u32 result;
     u32 reason;
     u32 phase;
@@ -321,6 +338,18 @@ BPF_RINGBUF_OUTPUT(events, <BUFFER_PAGE_CNT>);
  * that its verdicts are counted apart from those that -f drops. */
 BPF_HASH(followed, struct ufid_t, struct flow_t, <MAX_FLOWS>);
 BPF_HASH(unfollowed, struct ufid_t, u32, <MAX_FLOWS>);
+/* Without -f, the UFIDs that a delete verdict was just given to: their
+ * removal from the datapath follows and is not a removal of its own.  (An
+ * LRU map: a marker is needed for microseconds, and an install clears it;
+ * one that outlives its use, the verdict on a flow no longer in the
+ * datapath, can go.) */
+BPF_TABLE("lru_hash", struct ufid_t, u8, deleting, <MAX_FLOWS>);
+
+/* A datapath removal that no delete verdict asked for. */
+struct remove_t {
+    struct hdr_t hdr;
+    u64 install_ns;
+};
 BPF_PERCPU_ARRAY(stats, u64, ST_MAX);
 BPF_PERCPU_ARRAY(scratch, struct install_t, 1);
 
@@ -474,6 +503,9 @@ static __always_inline int install(u64 put_ptr)
     }
 
     struct flow_t flow = { .install_ns = bpf_ktime_get_ns() };
+    if (FOLLOW_ALL) {
+        deleting.delete(&ufid);
+    }
     if (followed.update(&ufid, &flow)) {
         u32 why = NF_MAP_FULL;
         count(ST_MAP_FULL);
@@ -518,12 +550,77 @@ int trace_install_netlink(struct pt_regs *ctx)
     return install(put_ptr);
 }
 
+/* A flow leaves the datapath: 'del_ptr' is a struct dpif_flow_del (public
+ * ABI), whose UFID pointer is at offset 16. */
+static __always_inline int removal(u64 del_ptr)
+{
+    struct remove_t ev = {};
+    u64 ufid_ptr = 0;
+
+    if (!del_ptr
+        || bpf_probe_read_user(&ufid_ptr, sizeof ufid_ptr,
+                               (void *) (del_ptr + 16))
+        || !ufid_ptr) {
+        return 0;
+    }
+    if (bpf_probe_read_user(&ev.hdr.ufid, sizeof ev.hdr.ufid,
+                            (void *) ufid_ptr)) {
+        return 0;
+    }
+    if (FOLLOW_ALL && deleting.lookup(&ev.hdr.ufid)) {
+        /* The revalidator's own deletion, reported by its verdict. */
+        return 0;
+    }
+    struct flow_t *flow = followed.lookup(&ev.hdr.ufid);
+    if (!flow && !FOLLOW_ALL) {
+        return 0;
+    }
+    if (flow) {
+        if (flow->removed_ns) {
+            /* Another PMD thread's copy of the flow. */
+            return 0;
+        }
+        ev.install_ns = flow->install_ns;
+        flow->removed_ns = bpf_ktime_get_ns();
+    }
+    count(ST_REMOVALS);
+    if (REASON_MASK) {
+        return 0;
+    }
+    fill_hdr(&ev.hdr, EV_REMOVE);
+    if (flow) {
+        ev.hdr.ts = flow->removed_ns;
+    }
+    if (events.ringbuf_output(&ev, sizeof ev, 0)) {
+        count(ST_LOST);
+    } else {
+        count(ST_SENT);
+    }
+    return 0;
+}
+
+int trace_remove_netdev(struct pt_regs *ctx)
+{
+    u64 del_ptr = 0;
+
+    bpf_usdt_readarg(2, ctx, &del_ptr);
+    return removal(del_ptr);
+}
+
+int trace_remove_netlink(struct pt_regs *ctx)
+{
+    u64 del_ptr = 0;
+
+    bpf_usdt_readarg(2, ctx, &del_ptr);
+    return removal(del_ptr);
+}
+
 <VERDICT_FNS>
 """
 
 (ST_INSTALLS, ST_FOLLOWED, ST_VERDICTS, ST_DROPPED, ST_SENT, ST_LOST,
  ST_AGAIN, ST_PROBES, ST_MAP_FULL, ST_KEY_FAILED, ST_UNFOLLOWED,
- ST_MAX) = range(12)
+ ST_REMOVALS, ST_MAX) = range(13)
 NF_FOLLOWED, NF_MAP_FULL, NF_KEY_FAILED = range(3)
 # The verdict probes' handler, once per phase (0: dump, 1: sweep).
 VERDICT_SOURCE = r"""
@@ -563,10 +660,15 @@ int <FN>(struct pt_regs *ctx)
     int forget = 0;
     if (flow) {
         ev.install_ns = flow->install_ns;
+        ev.removed_ns = flow->removed_ns;
         if (result == UKEY_DELETE) {
             followed.delete(&ev.hdr.ufid);
             forget = 1;
         }
+    }
+    if (FOLLOW_ALL && result == UKEY_DELETE && !ev.removed_ns) {
+        u8 one = 1;
+        deleting.update(&ev.hdr.ufid, &one);
     }
     if ((result == UKEY_KEEP && !SHOW_KEEPS)
         || (REASON_MASK && (result != UKEY_DELETE || reason > 63
@@ -594,14 +696,19 @@ int <FN>(struct pt_regs *ctx)
     return 0;
 }
 """
-EV_INSTALL, EV_VERDICT, EV_FORGET = 1, 2, 3
+EV_INSTALL, EV_VERDICT, EV_FORGET, EV_REMOVE = 1, 2, 3, 4
 HDR = struct.Struct("<IIQ16s16s")
 INSTALL = struct.Struct("<IIIIIII")
-VERDICT = struct.Struct("<QIIII")
+VERDICT = struct.Struct("<QQIIII")
+REMOVE = struct.Struct("<Q")
 
 PROBES_INSTALL = [("dp_netdev_flow_add:dp_flow_put", "trace_install_netdev"),
                   ("dpif_netlink_operate__:op_flow_put",
                    "trace_install_netlink")]
+PROBES_REMOVE = [("dp_netdev_pmd_remove_flow:dp_flow_del",
+                  "trace_remove_netdev"),
+                 ("dpif_netlink_operate__:op_flow_del",
+                  "trace_remove_netlink")]
 PROBES_CHANGE = [("revalidate:flow_change", "trace_dump"),
                  ("revalidator_sweep__:flow_sweep_change", "trace_sweep")]
 PROBES_RESULT = [("revalidate:flow_result", "trace_dump"),
@@ -757,7 +864,8 @@ class Reporter(object):
         self.out = sys.stdout
         self.keys = {}
         self.deletions = {}
-        self.counts = {"install": 0, "modify": 0, "delete": 0, "keep": 0}
+        self.counts = {"install": 0, "modify": 0, "delete": 0, "keep": 0,
+                       "remove": 0}
         self.lifetimes = {}
         self.received = 0
         self.lost_reported = 0
@@ -810,6 +918,8 @@ class Reporter(object):
                              int(wall % 1 * 1e6))
             if event == "install":
                 life = "-"
+            elif extra.get("stale"):
+                life = "stale"
             elif lifetime is None:
                 life = "?"
             else:
@@ -850,6 +960,14 @@ class Reporter(object):
         elif etype == EV_FORGET:
             # A followed flow whose deletion --reason filtered out.
             self.keys.pop(ufid, None)
+        elif etype == EV_REMOVE:
+            install_ns, = REMOVE.unpack_from(raw, HDR.size)
+            self.counts["remove"] += 1
+            lifetime = (ts - install_ns) / 1e9 if install_ns else None
+            if lifetime is not None:
+                self.lifetimes.setdefault("(datapath)", []).append(lifetime)
+            self.line(ts, comm, tid, ufid, "remove", "datapath", lifetime,
+                      {})
 
     def install(self, raw, ts, comm, tid, ufid):
         _, _, status, key_len, mask_len, kn, mn = INSTALL.unpack_from(
@@ -893,13 +1011,19 @@ class Reporter(object):
                   "map_full" if status == NF_MAP_FULL else None, None, extra)
 
     def verdict(self, raw, ts, comm, tid, ufid):
-        install_ns, result, reason, phase, _ = VERDICT.unpack_from(
-            raw, HDR.size)
+        install_ns, removed_ns, result, reason, phase, _ = \
+            VERDICT.unpack_from(raw, HDR.size)
         event = RESULTS[result] if result < len(RESULTS) else str(result)
         rname = REASONS[reason] if reason < len(REASONS) else str(reason)
         lifetime = (ts - install_ns) / 1e9 if install_ns else None
         self.counts[event] = self.counts.get(event, 0) + 1
         extra = {"phase": "sweep" if phase else "dump"}
+        if removed_ns:
+            # The flow left the datapath before (its "remove" event): this
+            # verdict is on the ukey that it left behind.
+            lifetime = None
+            extra["stale"] = True
+            extra["removed_ago"] = round((ts - removed_ns) / 1e9, 6)
         if event == "delete":
             self.deletions[rname] = self.deletions.get(rname, 0) + 1
             if lifetime is not None:
@@ -971,13 +1095,18 @@ class Reporter(object):
             return
         out.append("")
         out.append("SUMMARY")
-        out.append("  events: %d install, %d modify, %d delete, %d keep"
-                   % (self.counts["install"], self.counts["modify"],
-                      self.counts["delete"], self.counts["keep"]))
+        out.append("  events: %d install, %d modify, %d delete, %d keep, %d "
+                   "remove" % (self.counts["install"], self.counts["modify"],
+                               self.counts["delete"], self.counts["keep"],
+                               self.counts["remove"]))
         out.append("  %-14s %7s %7s %10s %10s %10s"
                    % ("REASON", "DELETES", "TIMED", "MIN", "AVG", "MAX"))
-        for r in REASONS:
-            if r not in self.deletions:
+        # Removals from the datapath outside the revalidator: "(datapath)".
+        deletions = dict(self.deletions)
+        if self.counts["remove"]:
+            deletions["(datapath)"] = self.counts["remove"]
+        for r in REASONS + ["(datapath)"]:
+            if r not in deletions:
                 continue
             v = self.lifetimes.get(r, [])
             if v:
@@ -987,7 +1116,7 @@ class Reporter(object):
             else:
                 stats = ("-", "-", "-")
             out.append("  %-14s %7d %7d %10s %10s %10s"
-                       % ((r, self.deletions[r], len(v)) + stats))
+                       % ((r, deletions[r], len(v)) + stats))
         out.append("  kernel: %d installs seen, %d followed, %d installed "
                    "again, %d feature probes; %d verdicts seen, %d dropped "
                    "in the kernel; %d events received"
@@ -1204,6 +1333,8 @@ def run(options):
     needed = [p for p, _ in verdicts]
     missing = [p for p in needed if p not in available]
     installs = [(p, fn) for p, fn in PROBES_INSTALL if p in available]
+    # Older builds lack the removal probes: then removals are not seen.
+    removals = [(p, fn) for p, fn in PROBES_REMOVE if p in available]
     if not installs:
         missing += [" or ".join(p for p, _ in PROBES_INSTALL)]
     if missing:
@@ -1213,7 +1344,7 @@ def run(options):
                            ", ".join(missing)))
     ref_ctrs = {}
     try:
-        for p, fn in installs + verdicts:
+        for p, fn in installs + removals + verdicts:
             usdt.enable_probe(probe=p, fn_name=fn)
             if semaphores[p]:
                 ref_ctrs[fn] = elf_file_offset(exe, semaphores[p]) or 0
@@ -1249,7 +1380,8 @@ def run(options):
 
     reporter = Reporter(options, read_stats)
     try:
-        return follow(bpf, reporter, pid, [p for p, _ in installs + verdicts])
+        return follow(bpf, reporter, pid,
+                      [p for p, _ in installs + removals + verdicts])
     finally:
         bpf.cleanup()
 
