@@ -169,8 +169,9 @@
 #   options:
 #     -h, --help            show this help message and exit
 #     -p VSWITCHD_PID, --pid VSWITCHD_PID
-#                           ovs-vswitchd's PID; needed only when several ovs-
-#                           vswitchd processes run
+#                           the PID of the ovs-vswitchd to follow; without
+#                           it, the only one running (the script says which
+#                           on stderr), and an error when several run
 #     -f EXPR, --filter EXPR
 #                           follow only the flows whose key matches EXPR, an
 #                           ODP flow expression as "ovs-appctl dpctl/add-flow"
@@ -1236,8 +1237,9 @@ def parse_options(argv):
         "it is deleted and how long\nit lived.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-p", "--pid", metavar="VSWITCHD_PID", type=_positive,
-                        help="ovs-vswitchd's PID; needed only when several "
-                        "ovs-vswitchd processes run")
+                        help="the PID of the ovs-vswitchd to follow; without "
+                        "it, the only one running (the script says which on "
+                        "stderr), and an error when several run")
     parser.add_argument("-f", "--filter", metavar="EXPR",
                         help="follow only the flows whose key matches EXPR, "
                         "an ODP flow expression as \"ovs-appctl "
@@ -1313,6 +1315,10 @@ def run(options):
 
     pid = find_vswitchd(options.pid)
     exe = os.path.realpath("/proc/%d/exe" % pid)
+    if options.pid is None:
+        # Found, not given: say which.
+        warn("following ovs-vswitchd PID %d (%s), the only one running"
+             % (pid, exe))
     if exe.endswith(" (deleted)"):
         raise ToolError("the binary of ovs-vswitchd (PID %d), %s, was "
                         "replaced or removed since it started: restart it"
