@@ -67,7 +67,7 @@
 #   4 delete   purge          0.717s
 #   ^C
 #   SUMMARY
-#     events: 2 install, 1 modify, 2 delete, 0 keep
+#     events: 2 install, 1 modify, 2 delete, 0 keep, 0 remove
 #     REASON         DELETES   TIMED        MIN        AVG        MAX
 #     idle                 1       1     1.194s     1.194s     1.194s
 #     purge                1       1     0.717s     0.717s     0.717s
@@ -128,8 +128,9 @@
 #
 #   $ sudo python3 filter_probe.py -k --json
 #   {"event": "start", "pid": 21265, "probes": ["dp_netdev_flow_add:dp_flow_\
-#   put", "dpif_netlink_operate__:op_flow_put", "revalidate:flow_change", "r\
-#   evalidator_sweep__:flow_sweep_change"]}
+#   put", "dpif_netlink_operate__:op_flow_put", "dp_netdev_pmd_remove_flow:d\
+#   p_flow_del", "dpif_netlink_operate__:op_flow_del", "revalidate:flow_chan\
+#   ge", "revalidator_sweep__:flow_sweep_change"]}
 #   {"time": 1795352124.099033, "thread": "ovs-vswitchd", "tid": 21265, "ufi\
 #   d": "ufid:8ee6cbcf-269e-4243-9f61-2ae20eda9c6a", "event": "install", "re\
 #   ason": null, "lifetime": null, "key": "recirc_id(0),in_port(1),packet_ty\
