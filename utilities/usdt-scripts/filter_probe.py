@@ -300,8 +300,6 @@ struct hdr_t {
 
 struct install_t {
     struct hdr_t hdr;
-    u32 flags;
-    u32 pmd_id;
     u32 status;
     u32 key_len;
     u32 mask_len;
@@ -522,8 +520,6 @@ static __always_inline int install(u64 put_ptr)
     fill_hdr(&ev->hdr, EV_INSTALL);
     ev->hdr.ufid = ufid;
     ev->hdr.ts = flow.install_ns;
-    ev->flags = put.flags;
-    ev->pmd_id = put.pmd_id;
     u32 size = offsetof(struct install_t, data) + kn + mn;
     if (size > sizeof *ev) {
         size = sizeof *ev;
@@ -700,7 +696,7 @@ int <FN>(struct pt_regs *ctx)
 """
 EV_INSTALL, EV_VERDICT, EV_FORGET, EV_REMOVE = 1, 2, 3, 4
 HDR = struct.Struct("<IIQ16s16s")
-INSTALL = struct.Struct("<IIIIIII")
+INSTALL = struct.Struct("<IIIII")
 VERDICT = struct.Struct("<QQIIII")
 REMOVE = struct.Struct("<Q")
 
@@ -972,7 +968,7 @@ class Reporter(object):
                       {})
 
     def install(self, raw, ts, comm, tid, ufid):
-        _, _, status, key_len, mask_len, kn, mn = INSTALL.unpack_from(
+        status, key_len, mask_len, kn, mn = INSTALL.unpack_from(
             raw, HDR.size)
         data = raw[HDR.size + INSTALL.size:]
         key, mask = data[:kn], data[kn:kn + mn]
