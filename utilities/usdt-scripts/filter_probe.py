@@ -287,7 +287,7 @@ struct ufid_t {
 
 struct flow_t {
     u64 install_ns;
-    u64 removed_ns;     /* Removed from the datapath, not by a verdict. */
+    u64 removed_ns;     /* In 'removed': when it left the datapath. */
 };
 
 struct hdr_t {
@@ -344,6 +344,11 @@ BPF_HASH(unfollowed, struct ufid_t, u32, <MAX_FLOWS>);
  * one that outlives its use, the verdict on a flow no longer in the
  * datapath, can go.) */
 BPF_TABLE("lru_hash", struct ufid_t, u8, deleting, <MAX_FLOWS>);
+/* Flows removed from the datapath without a delete verdict, moved out of
+ * 'followed': the verdict on the ukey a flow left, if one comes (a flow
+ * added by hand, or by a feature probe, has no ukey), is told stale.  An
+ * LRU map: losing the oldest only loses that. */
+BPF_TABLE("lru_hash", struct ufid_t, struct flow_t, removed, <MAX_FLOWS>);
 
 /* A datapath removal that no delete verdict asked for. */
 struct remove_t {
@@ -506,6 +511,7 @@ static __always_inline int install(u64 put_ptr)
     if (FOLLOW_ALL) {
         deleting.delete(&ufid);
     }
+    removed.delete(&ufid);
     if (followed.update(&ufid, &flow)) {
         u32 why = NF_MAP_FULL;
         count(ST_MAP_FULL);
@@ -569,26 +575,34 @@ static __always_inline int removal(u64 del_ptr)
         /* The revalidator's own deletion, reported by its verdict. */
         return 0;
     }
+    if (removed.lookup(&ev.hdr.ufid)) {
+        /* Another PMD thread's copy of the flow. */
+        return 0;
+    }
     struct flow_t *flow = followed.lookup(&ev.hdr.ufid);
     if (!flow && !FOLLOW_ALL) {
         return 0;
     }
+    struct flow_t gone = { .removed_ns = bpf_ktime_get_ns() };
     if (flow) {
-        if (flow->removed_ns) {
-            /* Another PMD thread's copy of the flow. */
-            return 0;
-        }
-        ev.install_ns = flow->install_ns;
-        flow->removed_ns = bpf_ktime_get_ns();
+        ev.install_ns = gone.install_ns = flow->install_ns;
+        followed.delete(&ev.hdr.ufid);
     }
+    removed.update(&ev.hdr.ufid, &gone);
     count(ST_REMOVALS);
     if (REASON_MASK) {
+        /* Not a deletion for a reason: not reported.  User space may hold
+         * the flow's key (-k): tell it to drop it. */
+        if (flow && SEND_INSTALLS) {
+            fill_hdr(&ev.hdr, EV_FORGET);
+            if (events.ringbuf_output(&ev.hdr, sizeof ev.hdr, 0)) {
+                count(ST_LOST);
+            }
+        }
         return 0;
     }
     fill_hdr(&ev.hdr, EV_REMOVE);
-    if (flow) {
-        ev.hdr.ts = flow->removed_ns;
-    }
+    ev.hdr.ts = gone.removed_ns;
     if (events.ringbuf_output(&ev, sizeof ev, 0)) {
         count(ST_LOST);
     } else {
@@ -639,7 +653,15 @@ int <FN>(struct pt_regs *ctx)
     bpf_probe_read_user(&ev.hdr.ufid, sizeof ev.hdr.ufid, (void *) ufid_ptr);
 
     struct flow_t *flow = followed.lookup(&ev.hdr.ufid);
-    if (!flow) {
+    struct flow_t *gone = flow ? NULL : removed.lookup(&ev.hdr.ufid);
+    if (gone) {
+        /* The ukey of a flow no longer in the datapath. */
+        ev.install_ns = gone->install_ns;
+        ev.removed_ns = gone->removed_ns;
+        if (result == UKEY_DELETE) {
+            removed.delete(&ev.hdr.ufid);
+        }
+    } else if (!flow) {
         if (unfollowed.lookup(&ev.hdr.ufid)) {
             /* Not followed for want of room or of its key: not a verdict
              * that the filter dropped. */
@@ -658,7 +680,6 @@ int <FN>(struct pt_regs *ctx)
     int forget = 0;
     if (flow) {
         ev.install_ns = flow->install_ns;
-        ev.removed_ns = flow->removed_ns;
         if (result == UKEY_DELETE) {
             followed.delete(&ev.hdr.ufid);
             forget = 1;
