@@ -12,8 +12,9 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Unit tests of utilities/usdt-scripts/filter_probe.py: UFID formatting,
-flow key decoding and the filter parser and matcher.
+"""Unit tests of utilities/usdt-scripts/filter_probe.py and its modules
+ovs_flow_keys.py and ovs_flow_filter.py: UFID formatting, flow key
+decoding and the filter parser and matcher.
 
 The expected results are not typed here: they come from Open vSwitch
 itself.  A session fixture starts ovs-vswitchd (dummy datapath) from the
@@ -38,6 +39,7 @@ import os
 import random
 import re
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -72,6 +74,9 @@ TOOL = _find_tool()
 _spec = importlib.util.spec_from_file_location("filter_probe", TOOL)
 fp = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fp)
+# The tool put its directory first in sys.path: its modules, beside it.
+import ovs_flow_filter as flt  # noqa: E402
+import ovs_flow_keys as keys  # noqa: E402
 
 DP = "dummy@fptest"
 MAC1 = "50:54:00:00:00:01"
@@ -344,10 +349,10 @@ def test_key_decoding(flows, i):
     flow, ufid, ev, plain, verbose = flows[i]
     key, mask = _bytes(ev)
     # As dpctl/dump-flows prints it, and as filter_probe.py -k printed it.
-    assert fp.format_flow(key, mask) == plain
+    assert keys.format_flow(key, mask) == plain
     assert ev["key"] == plain
     # As dpctl/dump-flows -m prints it.
-    assert "ufid:%s, %s" % (ufid, fp.format_flow(key, mask, True)) \
+    assert "ufid:%s, %s" % (ufid, keys.format_flow(key, mask, True)) \
         == verbose
 
 
@@ -356,7 +361,7 @@ def test_key_without_mask(flows):
     # as odp_flow_key_format() prints it, is the -m output without masks.
     flow, ufid, ev, plain, verbose = flows[0]
     key, mask = _bytes(ev)
-    text = fp.format_flow(key)
+    text = keys.format_flow(key)
     for attr in ("in_port(1)", ETH, "eth_type(0x0800)", "udp(src=8,dst=9)"):
         assert attr in text
     assert "/" not in text
@@ -396,7 +401,7 @@ def ovstest():
 
 def _mutations(key, rnd):
     """Truncated and corrupted versions of 'key'."""
-    attrs, used = fp.nl_attrs(key)
+    attrs, used = keys.nl_attrs(key)
     out = [key[:n] for n in range(0, len(key), 3)]
     for _ in range(60):
         b = bytearray(key)
@@ -455,52 +460,208 @@ def test_truncated_and_malformed_keys(flows, ovstest, verbose):
     for (key, mask), w in zip(cases, want):
         if w is None:
             # OVS aborts; the decoder must still return something.
-            assert isinstance(fp.format_flow(key, mask, verbose), str)
+            assert isinstance(keys.format_flow(key, mask, verbose), str)
             continue
-        assert _same(fp.format_flow(key, mask, verbose), w), \
+        assert _same(keys.format_flow(key, mask, verbose), w), \
             (key.hex(), mask and mask.hex())
         compared += 1
     assert compared > 0.9 * len(cases)
 
 
+def _nlattr(atype, payload):
+    """A Netlink attribute: header, payload, padding to 4 bytes."""
+    return (struct.pack("<HH", 4 + len(payload), atype) + payload
+            + b"\0" * (-len(payload) % 4))
+
+
 def test_malformed_key(ovstest):
-    cases = [(fp.nl_put(fp.A_IPV4, bytes(8)), None),
-             (fp.nl_put(40, b"\x01\x02"), None),
+    cases = [(_nlattr(keys.A_IPV4, bytes(8)), None),
+             (_nlattr(40, b"\x01\x02"), None),
              (b"\x40\x00\x03\x00" + bytes(8), None),
-             (fp.nl_put(fp.A_IN_PORT, b"\x01\0\0\0"), b"\x01\x02")]
+             (_nlattr(keys.A_IN_PORT, b"\x01\0\0\0"), b"\x01\x02")]
     want = _ovs_format(cases)
     for (key, mask), w in zip(cases, want):
-        assert fp.format_flow(key, mask) == w
+        assert keys.format_flow(key, mask) == w
     assert want[0] == \
         "(bad key length 8, expected 12)(00 00 00 00 00 00 00 00)"
+
+
+#
+# Fuzzing the key decoder against Open vSwitch's own formatter.  Seeded
+# (FUZZ_SEED in the environment replays another run) and bounded (FUZZ_KEYS
+# keys each), so that it runs in make check in a few seconds.
+#
+FUZZ_SEED = int(os.environ.get("FUZZ_SEED", "20261201"))
+FUZZ_KEYS = int(os.environ.get("FUZZ_KEYS", "6000"))
+
+
+def _rand_bytes(rnd, n):
+    return bytes(rnd.getrandbits(8) for _ in range(n))
+
+
+def _fuzz_tunnel_payload(rnd, t):
+    """A well-formed OVS_TUNNEL_KEY_ATTR_* payload of type 't'."""
+    if t == keys.T_GENEVE:
+        opts = b""
+        for _ in range(rnd.randrange(1, 3)):
+            words = rnd.randrange(3)
+            opts += _rand_bytes(rnd, 3) + bytes([words]) \
+                + _rand_bytes(rnd, 4 * words)
+        return opts
+    if t == keys.T_ERSPAN:
+        return struct.pack("<i", rnd.choice([1, 2])) + _rand_bytes(rnd, 8)
+    if t == keys.T_GTPU:
+        return _rand_bytes(rnd, 2)
+    if t == keys.T_VXLAN:
+        return _nlattr(1, _rand_bytes(rnd, 4))
+    return _rand_bytes(rnd, keys.TUN_LENS[t])
+
+
+def _fuzz_payload(rnd, t, depth):
+    """A well-formed OVS_KEY_ATTR_* payload of type 't'."""
+    if t == keys.A_TUNNEL:
+        subs = rnd.sample(sorted(set(keys.TUN_LENS) - {keys.T_PAD}),
+                          rnd.randrange(1, 6))
+        return b"".join(_nlattr(s, _fuzz_tunnel_payload(rnd, s))
+                        for s in sorted(subs))
+    if t == keys.A_ENCAP:
+        return _fuzz_key(rnd, depth + 1)
+    if t == keys.A_MPLS:
+        return _rand_bytes(rnd, 4 * rnd.randrange(1, 3))
+    payload = bytearray(_rand_bytes(rnd, keys.KEY_LENS[t]))
+    if t in (keys.A_IPV4, keys.A_IPV6):
+        payload[-1] = rnd.randrange(3)          # frag: no, first, later.
+    return bytes(payload)
+
+
+def _fuzz_key(rnd, depth=0):
+    """A well-formed key: attributes of the right sizes (NSH aside: the
+    datapath never sends it in a key of this release)."""
+    types = [t for t in keys.KEY_LENS if t not in (keys.A_UNSPEC, keys.A_NSH)
+             and (not depth or t not in (keys.A_ENCAP, keys.A_TUNNEL))]
+    return b"".join(_nlattr(t, _fuzz_payload(rnd, t, depth))
+                    for t in rnd.sample(types, rnd.randrange(1, 8)))
+
+
+def _fuzz_mask(rnd, key, tunnel=False):
+    """A mask for 'key': the same attributes, some left out (wildcarded),
+    each exact, zero or random."""
+    out = b""
+    for t, p in keys.nl_attrs(key)[0]:
+        c = rnd.random()
+        if c < 0.15:
+            continue
+        if tunnel:
+            nested = t == keys.T_VXLAN
+        else:
+            nested = t in (keys.A_ENCAP, keys.A_TUNNEL)
+        if nested:
+            out += _nlattr(t, _fuzz_mask(rnd, p,
+                                         tunnel or t == keys.A_TUNNEL))
+        elif c < 0.45:
+            out += _nlattr(t, b"\xff" * len(p))
+        elif c < 0.6:
+            out += _nlattr(t, bytes(len(p)))
+        else:
+            out += _nlattr(t, _rand_bytes(rnd, len(p)))
+    return out
+
+
+def _fuzz_malformed(rnd, depth=0):
+    """A key of random attributes of random types, sizes and contents."""
+    out = b""
+    for _ in range(rnd.randrange(1, 6)):
+        t = rnd.randrange(keys.A_MAX + 3)
+        if keys.KEY_LENS.get(t) == keys.NESTED and depth < 2:
+            payload = _fuzz_malformed(rnd, depth + 1)
+        elif t in keys.KEY_LENS and keys.KEY_LENS[t] >= 0 \
+                and rnd.random() < 0.85:
+            payload = _rand_bytes(rnd, keys.KEY_LENS[t])
+        else:
+            payload = _rand_bytes(rnd, rnd.randrange(12))
+        out += _nlattr(t, payload)
+    return out
+
+
+def _fuzz_cases(rnd, make_key):
+    cases = []
+    for _ in range(FUZZ_KEYS):
+        key = make_key(rnd)
+        mask = _fuzz_mask(rnd, key) if rnd.random() < 0.8 else None
+        cases.append((key, mask, rnd.random() < 0.3))
+    return cases
+
+
+def _fuzz_compare(cases):
+    """(cases where the decoder raised, cases OVS formatted, cases where
+    the decoder agreed with OVS), for every (key, mask, verbose)."""
+    raised, formatted, agreed = [], 0, 0
+    for verbose in (False, True):
+        sub = [(k, m) for k, m, v in cases if v == verbose]
+        for (key, mask), want in zip(sub, _ovs_format(sub, verbose)):
+            try:
+                got = keys.format_flow(key, mask, verbose)
+            except Exception as e:
+                raised.append((key.hex(), mask and mask.hex(), repr(e)))
+                continue
+            assert isinstance(got, str)
+            if want is not None:
+                formatted += 1
+                agreed += _same(got, want)
+    return raised, formatted, agreed
+
+
+def test_fuzz_well_formed_keys(ovstest):
+    """Random well-formed keys and masks, every attribute type but NSH:
+    decoded exactly as Open vSwitch decodes them."""
+    rnd = random.Random(FUZZ_SEED)
+    cases = _fuzz_cases(rnd, _fuzz_key)
+    raised, formatted, agreed = _fuzz_compare(cases)
+    assert not raised, raised[:3]
+    assert formatted == len(cases)
+    assert agreed == formatted, "%d of %d keys decoded otherwise (seed %d)" \
+        % (formatted - agreed, formatted, FUZZ_SEED)
+
+
+def test_fuzz_malformed_keys(ovstest):
+    """Random attributes of any type and size: the decoder never raises.
+    Open vSwitch reads past the end of some of them (its output then
+    depends on memory) or aborts: where it formats them, most agree."""
+    rnd = random.Random(FUZZ_SEED + 1)
+    cases = _fuzz_cases(rnd, _fuzz_malformed)
+    raised, formatted, agreed = _fuzz_compare(cases)
+    assert not raised, "%d keys raised (seed %d), e.g. %s" \
+        % (len(raised), FUZZ_SEED + 1, raised[:3])
+    assert formatted > 0.95 * len(cases)
+    assert agreed > 0.85 * formatted, (agreed, formatted)
 
 
 def test_filter_accepts_what_ovs_accepts(flows):
     for flow, ufid, ev, plain, verbose in flows:
         if any(x in flow for x in NO_FILTER):
-            with pytest.raises(fp.FilterError):
-                fp.parse_filter(flow)
+            with pytest.raises(flt.FilterError):
+                flt.parse_filter(flow)
             continue
-        terms = fp.parse_filter(flow)
+        terms = flt.parse_filter(flow)
         key, mask = _bytes(ev)
         # A flow matches the filter that describes it ...
-        assert fp.flow_matches(terms, key, mask), flow
+        assert flt.flow_matches(terms, key, mask), flow
         # ... and the flow string OVS prints for it.
-        assert fp.flow_matches(fp.parse_filter(plain), key, mask), plain
+        assert flt.flow_matches(flt.parse_filter(plain), key, mask), plain
 
 
 @pytest.mark.parametrize("text", MALFORMED)
 def test_filter_rejects_what_ovs_rejects(ovs, text):
     p = ovs.appctl("dpctl/add-flow", DP, text, "2", check=False)
     assert p.returncode != 0
-    with pytest.raises(fp.FilterError) as e:
-        fp.parse_filter(text)
+    with pytest.raises(flt.FilterError) as e:
+        flt.parse_filter(text)
     assert "bad --filter at column" in str(e.value)
 
 
 def test_filter_error_position():
-    with pytest.raises(fp.FilterError) as e:
-        fp.parse_filter("in_port(1),ipv4(src=10.0.0)")
+    with pytest.raises(flt.FilterError) as e:
+        flt.parse_filter("in_port(1),ipv4(src=10.0.0)")
     assert str(e.value).startswith("bad --filter at column 21 ('10.0.0)'):"
                                    " expected an IPv4 address")
 
@@ -522,19 +683,19 @@ def test_matcher_agrees_with_dpctl_filter(ovs, flows, expr, of):
         want = sorted(line.split(",")[0][5:]
                       for line in out.stdout.splitlines()
                       if line.startswith("ufid:"))
-        terms = fp.parse_filter(expr)
+        terms = flt.parse_filter(expr)
         got = sorted(u for u, ev in by_ufid.items()
                      if not _flow_of(flows, u).startswith(("ct_", "tunnel",
                                                           "skb"))
-                     and fp.flow_matches(terms, *_bytes(ev)))
+                     and flt.flow_matches(terms, *_bytes(ev)))
         # The documented difference: a flow whose key lacks an attribute
         # that the filter names is not followed; dpctl takes the missing
         # header as wildcarded.
-        presence = [fp.Term(t.path, 0, b"", b"") for t in terms]
+        presence = [flt.Term(t.path, 0, b"", b"") for t in terms]
         for t, p in zip(terms, presence):
             p.inner = t.inner
         want = [u for u in want
-                if fp.flow_matches(presence, *_bytes(by_ufid[u]))]
+                if flt.flow_matches(presence, *_bytes(by_ufid[u]))]
         assert got == want
         assert want, "filter %s matches nothing" % of
     finally:
@@ -594,7 +755,7 @@ def test_bpf_matcher_agrees(ovs, flows, tmp_path):
                 assert "File exists" in p.stderr
                 continue
             for expr in BPF_FILTERS:
-                if fp.flow_matches(fp.parse_filter(expr), *_bytes(ev)):
+                if flt.flow_matches(flt.parse_filter(expr), *_bytes(ev)):
                     want[expr].add("ufid:" + ufid)
     finally:
         for expr, out, proc in tools:
@@ -614,38 +775,38 @@ def test_bpf_matcher_agrees(ovs, flows, tmp_path):
 def test_filter_terms():
     # Masks reach the kernel as written; fields after a VLAN tag sit under
     # encap().
-    terms = fp.parse_filter("encap(ipv4(src=10.0.0.0/24)),vlan(vid=5),"
-                            "udp(dst=0x35)")
+    terms = flt.parse_filter("encap(ipv4(src=10.0.0.0/24)),vlan(vid=5),"
+                             "udp(dst=0x35)")
     assert [(t.path, t.offset, t.value.hex(), t.mask.hex(), t.inner)
             for t in terms] \
         == [((1, 7), 0, "0a000000", "ffffff00", False),
             ((5,), 0, "0005", "0fff", False),
             ((10,), 2, "0035", "ffff", False)]
-    terms = fp.parse_filter("in_port(1),udp(dst=0x35)")
+    terms = flt.parse_filter("in_port(1),udp(dst=0x35)")
     assert [t.inner for t in terms] == [False, True]
-    terms = fp.parse_filter("tunnel(flags(+df-csum))")
+    terms = flt.parse_filter("tunnel(flags(+df-csum))")
     assert [(t.path, t.present) for t in terms] \
         == [((16, 5), True), ((16, 6), False)]
-    terms = fp.parse_filter("ct_state(+trk-inv),in_port(4)")
+    terms = flt.parse_filter("ct_state(+trk-inv),in_port(4)")
     assert [(t.path, t.value.hex(), t.mask.hex()) for t in terms] \
         == [((22,), "20000000", "30000000"), ((3,), "04000000", "ffffffff")]
 
 
 def test_bpf_filter_compiles_to_checks():
-    src = fp.filter_to_c(fp.parse_filter("udp(dst=9)"))
+    src = flt.filter_to_c(flt.parse_filter("udp(dst=9)"))
     assert "kp = kv->pos[10];" in src
     assert "if ((d[(kp + 3) & IDX] ^ 9) & 255 &" in src
-    assert fp.filter_to_c([]) == "    return 1;"
+    assert flt.filter_to_c([]) == "    return 1;"
 
 
 def test_packet_from_key(flows):
     pytest.importorskip("scapy")
     flow, ufid, ev, plain, verbose = flows[0]
-    pkt = fp.packet_from_key(_bytes(ev)[0])
+    pkt = keys.packet_from_key(_bytes(ev)[0])
     assert pkt.src == MAC1 and pkt.dst == MAC2
     assert pkt["IP"].src == "10.0.0.1" and pkt["UDP"].dport == 9
     flow, ufid, ev, plain, verbose = flows[10]
-    pkt = fp.packet_from_key(_bytes(ev)[0])
+    pkt = keys.packet_from_key(_bytes(ev)[0])
     assert pkt["Dot1Q"].vlan == 10 and pkt["Dot1Q"].prio == 3
     assert pkt["ICMP"].type == 8
 
