@@ -5,6 +5,9 @@
 #   make check        install what is missing, build, run every test
 #   make check-series the series alone: checkpatch, a build at every patch
 #   make check-full   the whole OVS testsuite, base and patched, compared
+#   make check-kernel-vm
+#                     OVS's kernel datapath tests that the series touches,
+#                     base and patched, compared, in a qemu guest
 #   make bench        measure what the probes and tools cost (not in check)
 #   make patches      regenerate patches/ from the commits in build/ovs
 #   make series       write build/series/, the series as sent to ovs-dev
@@ -15,7 +18,8 @@
 SHELL := /bin/bash
 TOP := $(CURDIR)
 
-.PHONY: all build deps demo check check-series check-full bench patches series \
+.PHONY: all build deps demo check check-series check-full check-kernel-vm \
+	bench patches series \
 	apply-series \
 	clean distclean
 
@@ -38,6 +42,9 @@ check-series: deps series
 
 check-full: deps build
 	@$(TOP)/scripts/check-full.sh
+
+check-kernel-vm: deps build
+	@$(TOP)/scripts/check-full.sh --kernel
 
 bench: deps build
 	@$(TOP)/scripts/bench.sh

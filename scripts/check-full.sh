@@ -11,16 +11,48 @@
 # that needs the rerun fails.
 #
 # About 80 minutes on 2 cores.  TESTSUITEFLAGS adds testsuite options.
+#
+# With --kernel (make check-kernel-vm), the same on the kernel datapath:
+# the tests of tests/system-kmod-testsuite that scripts/kernel-subset.txt
+# names, in the qemu guest of scripts/vm.sh (Debian's 6.1 kernel and its
+# openvswitch module), one at a time.
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 ovs=$top/build/ovs
 # shellcheck source=scripts/lib-check.sh
 . "$top/scripts/lib-check.sh"
-out=$top/build/check-full
+label=check-full
+if [ "${1:-}" = --kernel ]; then
+    label=check-kernel-vm
+    ts_suite=system-kmod-testsuite
+fi
+out=$top/build/$label
 mkdir -p "$out"
 
 BASE=yes "$top/scripts/build.sh" || exit 1
+
+# selection TREE: the numbers of the tests to run in TREE: all of them, or
+# with --kernel those named in scripts/kernel-subset.txt (a title that
+# names no test, or several, is a failure).
+selection() {
+    local tree=$1 title nums
+    [ "$label" = check-full ] && return 0
+    make -s -C "$tree" "tests/$ts_suite" > /dev/null || return 1
+    (cd "$tree/tests" && AUTOTEST_PATH=x "./$ts_suite" -l) > "$out/list.txt"
+    while read -r title; do
+        case $title in '#'*|'') continue ;; esac
+        nums=$(awk -v t="$title" '/^ *[0-9]+: / {
+                   n = $1; sub(/:$/, "", n)
+                   s = $0; sub(/^ *[0-9]+: +[^ ]+ +/, "", s); sub(/ +$/, "", s)
+                   if (s == t) print n }' "$out/list.txt")
+        if [ "$(echo "$nums" | wc -w)" != 1 ]; then
+            echo "$tree: \"$title\" names $(echo "$nums" | wc -w) tests" >&2
+            return 1
+        fi
+        echo "$nums"
+    done < "$top/scripts/kernel-subset.txt" | tr '\n' ' '
+}
 
 # full TREE SIDE: the whole testsuite in TREE; writes one line per test,
 # "FILE<TAB>TITLE<TAB>N<TAB>RESULT<TAB>WHY", sorted, to $out/SIDE.txt (N
@@ -28,9 +60,14 @@ BASE=yes "$top/scripts/build.sh" || exit 1
 # skipped or FAILED, after the rerun).
 full() {
     local tree=$1 side=$2 num file title ours probe first again v
-    note "whole testsuite, $side ($tree)"
+    note "$ts_suite, $side ($tree)"
     : > "$out/$side.txt"
-    ts_run "$tree" "full-$side" probes || return 1
+    sel=$(selection "$tree") || {
+        record "$side: cannot select the tests of $ts_suite" 1
+        return 1
+    }
+    # shellcheck disable=SC2086
+    ts_run "$tree" "$label-$side" probes $sel || return 1
     while IFS=$'\t' read -r num file title ours probe first again; do
         v=$(ts_verdict "$num" "$file" "$title" "$ours" "$probe" "$first" \
                        "$again" probes)
@@ -85,5 +122,5 @@ if [ -n "${both_fail:-}" ]; then
         "$both_fail"
 fi
 echo
-echo "check-full took $(elapsed)"
-summary check-full
+echo "$label took $(elapsed)"
+summary "$label"

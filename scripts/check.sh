@@ -11,10 +11,13 @@
 #   4. the Open vSwitch testsuite's tests about the revalidator, upcalls,
 #      dpif-netdev and ofproto-dpif (their .at files, whole), and all of our
 #      own (keyword usdt and upcall-trace), against build/ovs;
-#   5. the build without --enable-usdt-probes, build/bisect-nousdt after
+#   5. the tests of ours on the kernel datapath (tests/system-usdt.at, in
+#      the kernel datapath testsuite), in a qemu guest that boots Debian's
+#      6.1 kernel (scripts/kernel-testsuite.sh, scripts/vm.sh);
+#   6. the build without --enable-usdt-probes, build/bisect-nousdt after
 #      the last patch: the probe tests must skip there (they are counted
 #      apart, as skipped by design), the others pass;
-#   6. an AddressSanitizer build, on which the upcall tracing tests must show
+#   7. an AddressSanitizer build, on which the upcall tracing tests must show
 #      no leak and no invalid access.
 #
 # A testsuite that does not build, aborts or leaves a selected test without
@@ -27,9 +30,9 @@
 # Environment: TESTSUITEFLAGS adds testsuite options; CHECK_QUICK=1 runs only
 # our own tests and no 'make dist'; CHECK_TESTS replaces the selection on
 # the patched tree (testsuite arguments, e.g. "-k upcall-trace");
-# CHECK_SERIES=0 skips step 1 (step 5 then builds build/ovs-nousdt with
-# 'USDT=no scripts/build.sh'); CHECK_NOUSDT=0 skips step 5 and CHECK_ASAN=0
-# step 6.
+# CHECK_SERIES=0 skips step 1 (step 6 then builds build/ovs-nousdt with
+# 'USDT=no scripts/build.sh'); CHECK_KERNEL=0 skips step 5, CHECK_NOUSDT=0
+# step 6 and CHECK_ASAN=0 step 7.
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -191,6 +194,13 @@ fi
 if [ -n "$found" ]; then
     # shellcheck disable=SC2086
     ts_run "$ovs" testsuite probes $found && ts_record testsuite probes
+fi
+
+if [ "${CHECK_KERNEL:-1}" = 1 ]; then
+    note "kernel datapath, in a qemu guest: the tests of ours (system-usdt.at)"
+    ts_suite=system-kmod-testsuite
+    ts_run "$ovs" kernel probes -k usdt && ts_record kernel probes
+    ts_suite=testsuite
 fi
 
 if [ "${CHECK_NOUSDT:-1}" = 1 ]; then

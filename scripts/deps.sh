@@ -49,6 +49,10 @@ if [ ! -e "$kdir/build/include" ]; then
     fi
 fi
 
+# The qemu guest of the kernel datapath tests (scripts/vm.sh): qemu,
+# Debian's kernel and its headers, busybox.
+"$(dirname "$0")/vm.sh" --install || exit 1
+
 # bpftrace and BCC need debugfs/tracefs for some probe types.
 if [ ! -d /sys/kernel/tracing/events ] && [ -d /sys/kernel/tracing ]; then
     mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || true

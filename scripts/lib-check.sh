@@ -13,7 +13,10 @@
 #                         runs the selection ARG... of TREE's testsuite
 #                         (MODE "probes", or "noprobes" for a tree built
 #                         without --enable-usdt-probes), reruns failures
-#                         once, and writes the results to $ts_results
+#                         once, and writes the results to $ts_results;
+#                         with ts_suite=system-kmod-testsuite, TREE's
+#                         kernel datapath testsuite, in the qemu guest
+#                         (scripts/kernel-testsuite.sh)
 #   ts_record LABEL       records every test of $ts_results
 #
 # A testsuite run fails when its testsuite does not build, when it selects no
@@ -27,6 +30,9 @@ export py=/usr/bin/python3
 ts_jobs=$(( $(nproc) + 1 ))
 make_jobs=${MAKE_JOBS:-$ts_jobs}
 passed=0 failed=0 skipped=0 by_design=0
+# The testsuite that ts_run runs: tests/testsuite, or
+# tests/system-kmod-testsuite (the kernel datapath, in the qemu guest).
+ts_suite=testsuite
 failures="" reruns="" by_design_what=""
 # Lists (failures, reruns) are lines that start with a newline.
 nl=$'\n'
@@ -104,7 +110,7 @@ our_files() {
 # A test is ours when it has one of these keywords or lives in one of these
 # files; a test of ours that skips in CI, or needs a rerun, fails.
 our_keywords="usdt upcall-trace filter_probe watch_flows"
-our_files_re='^(usdt-.*|upcall-trace.*)\.at$'
+our_files_re='^(usdt-.*|upcall-trace.*|system-usdt)\.at$'
 # A probe test reads the USDT notes of the ovs-vswitchd under test: it skips
 # by design on a build without --enable-usdt-probes, and must skip there.
 # shellcheck disable=SC2016
@@ -115,14 +121,15 @@ probe_signature='readelf -n "$abs_top_builddir/vswitchd/ovs-vswitchd"'
 ts_list() {
     local tree=$1
     shift
-    (cd "$tree/tests" && AUTOTEST_PATH=x ./testsuite -l "$@") > "$ts_dir/list.out" \
+    (cd "$tree/tests" && AUTOTEST_PATH=x "./$ts_suite" -l "$@") \
+        > "$ts_dir/list.out" \
         2>&1 || { cat "$ts_dir/list.out" >&2; return 1; }
     # The numbers of the tests whose code has the probe signature.
     awk -v sig="$probe_signature" '
         /^#AT_START_[0-9]+$/ { n = substr($0, 11); next }
         /^#AT_STOP_/ { n = "" }
         n != "" && index($0, sig) { print n; n = "" }' \
-        "$tree/tests/testsuite" > "$ts_dir/probe-tests.txt"
+        "$tree/tests/$ts_suite" > "$ts_dir/probe-tests.txt"
     # "  NUM: FILE:LINE  TITLE", then the keywords, indented, if any.
     awk -v kws="$our_keywords" -v files="$our_files_re" \
         -v probes="$ts_dir/probe-tests.txt" '
@@ -207,6 +214,18 @@ ts_check_results() {
 # test to $ts_results: "NUM<TAB>FILE<TAB>TITLE<TAB>OURS<TAB>PROBE<TAB>FIRST
 # <TAB>RERUN" (RERUN is "-" when the test was not rerun).  Sanity failures
 # are recorded here; returns 1 when the results cannot be trusted at all.
+# ts_make TREE FLAGS: runs TREE's $ts_suite with testsuite flags FLAGS, as
+# "make check" does (the kernel datapath's testsuite in the qemu guest, one
+# test at a time, as "make check-kernel" runs it).
+ts_make() {
+    if [ "$ts_suite" = testsuite ]; then
+        make -s -C "$1" check TESTSUITEFLAGS="$2"
+    else
+        # shellcheck disable=SC2086
+        "$top/scripts/kernel-testsuite.sh" "$1" $2 -j1
+    fi
+}
+
 ts_run() {
     local tree=$1 label=$2 mode=$3 rc
     shift 3
@@ -216,7 +235,7 @@ ts_run() {
     mkdir -p "$ts_dir"
     : > "$ts_results"
     # 1. The testsuite and the programs it runs (ovstest is in "all").
-    if ! make -s -C "$tree" -j"$make_jobs" all tests/testsuite \
+    if ! make -s -C "$tree" -j"$make_jobs" all "tests/$ts_suite" \
             > "$ts_dir/build.log" 2>&1; then
         grep -E '(^|: )(fatal )?error:|\*\*\*|ERROR' "$ts_dir/build.log" | \
             head -n 20
@@ -235,10 +254,8 @@ ts_run() {
         return 1
     fi
     # 3. The run.
-    rm -rf "$tree/tests/testsuite.dir"
-    make -s -C "$tree" check \
-        TESTSUITEFLAGS="-j$ts_jobs ${TESTSUITEFLAGS:-} $*" \
-        > "$ts_dir/run.log" 2>&1
+    rm -rf "$tree/tests/$ts_suite.dir"
+    ts_make "$tree" "-j$ts_jobs ${TESTSUITEFLAGS:-} $*" > "$ts_dir/run.log" 2>&1
     rc=$?
     ts_check_results "$label" "$ts_dir/run.log" "$rc" "$ts_dir/selected.txt" \
         yes
@@ -250,15 +267,14 @@ ts_run() {
     # 4. The rerun of the failures and unexpected passes, with --recheck.
     : > "$ts_dir/rerun.log.tsv"
     if grep -qP '\t(fail|xpass)$' "$ts_dir/run.log.tsv"; then
-        if [ -n "$(find "$tree/tests/testsuite.dir" -name 'asan.*' -o \
+        if [ -n "$(find "$tree/tests/$ts_suite.dir" -name 'asan.*' -o \
                         -name 'ubsan.*' 2>/dev/null)" ]; then
             echo "$label: a sanitizer report: no rerun (as RECHECK=yes)"
         else
             grep -P '\t(fail|xpass)$' "$ts_dir/run.log.tsv" | cut -f1 | \
                 csort > "$ts_dir/rerun-wanted.txt"
             echo "$label: rerunning $(wc -l < "$ts_dir/rerun-wanted.txt") test(s) once (--recheck)"
-            make -s -C "$tree" check TESTSUITEFLAGS="-j$ts_jobs --recheck" \
-                > "$ts_dir/rerun.log" 2>&1
+            ts_make "$tree" "-j$ts_jobs --recheck" > "$ts_dir/rerun.log" 2>&1
             rc=$?
             ts_check_results "$label rerun" "$ts_dir/rerun.log" "$rc" \
                 "$ts_dir/rerun-wanted.txt" no

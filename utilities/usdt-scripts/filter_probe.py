@@ -99,7 +99,12 @@
 # true and "removed_ago", the seconds since the removal).  The summary
 # counts removals as "(datapath)".  The removal probes fire for the
 # revalidator's own deletions too, just after their verdicts: the script
-# tells them apart by the verdict, in the kernel.
+# tells them apart by the verdict, in the kernel.  On the kernel datapath
+# only the removal of single flows is seen ("ovs-appctl dpctl/del-flow",
+# which goes through op_flow_del): a flush ("ovs-appctl dpctl/del-flows")
+# and any removal by another process ("ovs-dpctl del-flows") fire no probe
+# of ovs-vswitchd, so such flows are reported when the revalidator deletes
+# their ukey, with the lifetime of their ukey.
 #
 # Both tools follow a UFID from its first install: an install of a UFID
 # that is still followed (the userspace datapath installs a flow once per
@@ -685,7 +690,10 @@ int <FN>(struct pt_regs *ctx)
             forget = 1;
         }
     }
-    if (FOLLOW_ALL && result == UKEY_DELETE && !ev.removed_ns) {
+    if (FOLLOW_ALL && result == UKEY_DELETE) {
+        /* The removal probe fires for the revalidator's deletion, even of
+         * a stale ukey on the kernel datapath (its op_flow_del does not
+         * know that the flow is gone): not another removal. */
         u8 one = 1;
         deleting.update(&ev.hdr.ufid, &one);
     }

@@ -1,0 +1,69 @@
+#!/bin/bash
+# kernel-testsuite.sh: runs a tree's kernel datapath testsuite (what
+# "make check-kernel" runs, tests/system-kmod-testsuite) in the qemu guest
+# of scripts/vm.sh, on Debian's 6.1 kernel and its openvswitch module.
+#
+#   scripts/kernel-testsuite.sh TREE [TESTSUITE-ARG...]
+#
+# TREE is a built Open vSwitch tree under build/ (build/ovs, ...); the
+# arguments select tests as for any autotest testsuite (-k usdt, 12-40,
+# --recheck, ...).  The tests run one at a time, as "make check-kernel"
+# runs them, in a directory on the guest's tmpfs (their daemons make Unix
+# sockets there, which 9p cannot hold); the testsuite's log and the
+# directories of the tests that failed are then copied to
+# TREE/tests/system-kmod-testsuite.{log,dir}.  The testsuite's output goes
+# to standard output.  The waits of the tests (OVS_CTL_TIMEOUT) are 300 s
+# instead of 30 (KERNEL_CTL_TIMEOUT sets them).  The exit status is the testsuite's, or vm.sh's
+# (124, 125) when the guest did not run it.
+set -u
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+suite=system-kmod-testsuite
+
+if [ "${1:-}" = --guest ]; then
+    tree=$2
+    shift 2
+    ts=/tmp/kernel-testsuite
+    rm -rf "$ts"
+    mkdir -p "$ts"
+    cp "$tree/tests/atconfig" "$tree/tests/atlocal" "$ts/"
+    # The guest runs at emulation speed: give the waits of the tests
+    # (OVS_WAIT_UNTIL, ovs-appctl) more time than atlocal's 30 s.
+    echo "OVS_CTL_TIMEOUT=${KERNEL_CTL_TIMEOUT:-300}" >> "$ts/atlocal"
+    # Read the daemons and the BPF tools' libraries once, so that the
+    # tests do not wait for them to come over 9p (ovs-vswitchd warns about
+    # an "Unreasonably long poll interval" when they do, which fails the
+    # test that started it).
+    libs=$(ldd /usr/bin/bpftrace /usr/lib/x86_64-linux-gnu/libbcc.so.0 \
+               2>/dev/null | awk '$3 ~ /^\// { print $3 }' | sort -u)
+    cat "$tree/vswitchd/ovs-vswitchd" "$tree/ovsdb/ovsdb-server" \
+        /usr/bin/bpftrace $libs > /dev/null 2>&1
+    path=""
+    for d in utilities vswitchd ovsdb vtep tests ipsec; do
+        path=$path${path:+:}$tree/$d
+    done
+    (cd "$ts" && "$tree/tests/$suite" -C "$ts" --color=never \
+         AUTOTEST_PATH="$path" "$@")
+    rc=$?
+    # Unix sockets cannot be copied to 9p.
+    find "$ts" -type s -delete 2>/dev/null
+    rm -rf "$tree/tests/$suite.dir"
+    cp -r "$ts/$suite.dir" "$tree/tests/" 2>/dev/null
+    cp "$ts/$suite.log" "$tree/tests/" 2>/dev/null
+    exit "$rc"
+fi
+
+[ $# -ge 1 ] || { echo "usage: kernel-testsuite.sh TREE [TESTSUITE-ARG...]" >&2
+                  exit 125; }
+tree=$(cd "$1" 2>/dev/null && pwd) || {
+    echo "kernel-testsuite.sh: $1: no such tree" >&2
+    exit 125
+}
+shift
+[ -x "$tree/tests/$suite" ] || {
+    echo "kernel-testsuite.sh: $tree/tests/$suite is not built (make -C $tree tests/$suite)" >&2
+    exit 125
+}
+cd "$tree" || exit 125
+exec "$top/scripts/vm.sh" -t "${KERNEL_TESTSUITE_TIMEOUT:-3600}" \
+    "$top/scripts/kernel-testsuite.sh" --guest "$tree" "$@"
