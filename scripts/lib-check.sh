@@ -13,7 +13,9 @@
 #                         runs the selection ARG... of TREE's testsuite
 #                         (MODE "probes", or "noprobes" for a tree built
 #                         without --enable-usdt-probes), reruns failures
-#                         once, and writes the results to $ts_results
+#                         once, and writes the results to $ts_results;
+#                         $ts_autotest_path, when set, replaces the
+#                         testsuite's AUTOTEST_PATH (the programs it runs)
 #   ts_record LABEL       records every test of $ts_results
 #
 # A testsuite run fails when its testsuite does not build, when it selects no
@@ -107,8 +109,12 @@ our_keywords="usdt upcall-trace filter_probe watch_flows"
 our_files_re='^(usdt-.*|upcall-trace.*)\.at$'
 # A probe test reads the USDT notes of the ovs-vswitchd under test: it skips
 # by design on a build without --enable-usdt-probes, and must skip there.
+# It reads them from the build tree's executable, or (OVS_USDT_LIST_PROBES)
+# from the files that the running ovs-vswitchd has mapped: either line, as
+# the testsuite has it, marks a probe test.
 # shellcheck disable=SC2016
-probe_signature='readelf -n "$abs_top_builddir/vswitchd/ovs-vswitchd"'
+probe_signature='readelf -n "$abs_top_builddir/vswitchd/ovs-vswitchd"
+/proc/$(cat ovs-vswitchd.pid)/maps | sort -u > usdt-objects.txt'
 
 # ts_list TREE ARG...: writes the selection ARG... of TREE's testsuite to
 # stdout, one "NUM<TAB>FILE<TAB>TITLE<TAB>OURS<TAB>PROBE" line per test.
@@ -118,10 +124,12 @@ ts_list() {
     (cd "$tree/tests" && AUTOTEST_PATH=x ./testsuite -l "$@") > "$ts_dir/list.out" \
         2>&1 || { cat "$ts_dir/list.out" >&2; return 1; }
     # The numbers of the tests whose code has the probe signature.
-    awk -v sig="$probe_signature" '
+    awk -v sigs="$probe_signature" '
+        BEGIN { nsig = split(sigs, sig, "\n") }
         /^#AT_START_[0-9]+$/ { n = substr($0, 11); next }
         /^#AT_STOP_/ { n = "" }
-        n != "" && index($0, sig) { print n; n = "" }' \
+        n != "" { for (i = 1; i <= nsig; i++)
+                      if (index($0, sig[i])) { print n; n = ""; break } }' \
         "$tree/tests/testsuite" > "$ts_dir/probe-tests.txt"
     # "  NUM: FILE:LINE  TITLE", then the keywords, indented, if any.
     awk -v kws="$our_keywords" -v files="$our_files_re" \
@@ -237,6 +245,7 @@ ts_run() {
     # 3. The run.
     rm -rf "$tree/tests/testsuite.dir"
     make -s -C "$tree" check \
+        ${ts_autotest_path:+AUTOTEST_PATH="$ts_autotest_path"} \
         TESTSUITEFLAGS="-j$ts_jobs ${TESTSUITEFLAGS:-} $*" \
         > "$ts_dir/run.log" 2>&1
     rc=$?
@@ -257,7 +266,9 @@ ts_run() {
             grep -P '\t(fail|xpass)$' "$ts_dir/run.log.tsv" | cut -f1 | \
                 csort > "$ts_dir/rerun-wanted.txt"
             echo "$label: rerunning $(wc -l < "$ts_dir/rerun-wanted.txt") test(s) once (--recheck)"
-            make -s -C "$tree" check TESTSUITEFLAGS="-j$ts_jobs --recheck" \
+            make -s -C "$tree" check \
+                ${ts_autotest_path:+AUTOTEST_PATH="$ts_autotest_path"} \
+                TESTSUITEFLAGS="-j$ts_jobs --recheck" \
                 > "$ts_dir/rerun.log" 2>&1
             rc=$?
             ts_check_results "$label rerun" "$ts_dir/rerun.log" "$rc" \
