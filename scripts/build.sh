@@ -9,9 +9,11 @@
 # our files changed, configure runs only once, and make rebuilds only what
 # changed.
 #
-# Environment: CONFIGURE_FLAGS adds configure options; USDT=no builds without
-# --enable-usdt-probes (into build/ovs-nousdt unless OVS_DIR is set);
-# BASE=yes builds the unpatched base, with probes (into build/ovs-base).
+# Environment: CONFIGURE_FLAGS adds configure options (CFLAGS and LDFLAGS
+# reach configure too); USDT=no builds without --enable-usdt-probes (into
+# build/ovs-nousdt unless OVS_DIR is set); BASE=yes builds the unpatched
+# base, with probes (into build/ovs-base); MAKE_INSTALL=yes runs 'make
+# install' after the build (into the --prefix that CONFIGURE_FLAGS gives).
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -147,3 +149,8 @@ fi
 make -s -j"$(nproc)" ${MAKE_TARGETS:-} >make.out 2>&1 \
     || { grep -E 'error|Error' make.out | head -n 30; die "make failed (see $ovs/make.out)"; }
 say "built $ovs"
+if [ "${MAKE_INSTALL:-no}" = yes ]; then
+    make -s install >install.out 2>&1 \
+        || { tail -n 30 install.out; die "make install failed (see $ovs/install.out)"; }
+    say "installed $ovs"
+fi

@@ -14,10 +14,14 @@
 #   5. the tests of ours on the kernel datapath (tests/system-usdt.at, in
 #      the kernel datapath testsuite), in a qemu guest that boots Debian's
 #      6.1 kernel (scripts/kernel-testsuite.sh, scripts/vm.sh);
-#   6. the build without --enable-usdt-probes, build/bisect-nousdt after
+#   6. distribution builds: the patched tree built --enable-shared and
+#      installed under a prefix (build/ovs-shared-inst), whose probes are in
+#      libofproto and libopenvswitch, and a non-PIE build (build/ovs-nopie);
+#      on each, our tests with keyword "distro" (both tools, end to end);
+#   7. the build without --enable-usdt-probes, build/bisect-nousdt after
 #      the last patch: the probe tests must skip there (they are counted
 #      apart, as skipped by design), the others pass;
-#   7. an AddressSanitizer build, on which the upcall tracing tests must show
+#   8. an AddressSanitizer build, on which the upcall tracing tests must show
 #      no leak and no invalid access.
 #
 # A testsuite that does not build, aborts or leaves a selected test without
@@ -30,9 +34,9 @@
 # Environment: TESTSUITEFLAGS adds testsuite options; CHECK_QUICK=1 runs only
 # our own tests and no 'make dist'; CHECK_TESTS replaces the selection on
 # the patched tree (testsuite arguments, e.g. "-k upcall-trace");
-# CHECK_SERIES=0 skips step 1 (step 6 then builds build/ovs-nousdt with
-# 'USDT=no scripts/build.sh'); CHECK_KERNEL=0 skips step 5, CHECK_NOUSDT=0
-# step 6 and CHECK_ASAN=0 step 7.
+# CHECK_SERIES=0 skips step 1 (step 7 then builds build/ovs-nousdt with
+# 'USDT=no scripts/build.sh'); CHECK_KERNEL=0 skips step 5, CHECK_DISTRO=0
+# step 6, CHECK_NOUSDT=0 step 7 and CHECK_ASAN=0 step 8.
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -82,6 +86,142 @@ check_list() {
     fi
 }
 
+# probes_of FILE: the PROVIDER:NAME of FILE's USDT probes, one a line.
+probes_of() {
+    readelf -n "$1" 2>/dev/null | \
+        sed -n 's/^ *Provider: //p; s/^ *Name: //p' | paste -d: - - | csort -u
+}
+
+# since START: minutes and seconds since $SECONDS was START.
+since() {
+    local s=$((SECONDS - $1))
+    printf '%dm%02ds' $((s / 60)) $((s % 60))
+}
+
+# flow_probes_in FILE LABEL PROBE...: records whether FILE has every PROBE.
+flow_probes_in() {
+    local file=$1 label=$2 p missing=""
+    shift 2
+    for p in "$@"; do
+        probes_of "$file" | grep -qxF "$p" || missing="$missing $p"
+    done
+    if [ -z "$missing" ]; then
+        echo "$label: $* in ${file#"$top"/}"
+        record "$label: probes in ${file#"$top"/}" 0
+    else
+        record "$label: ${file#"$top"/} lacks$missing" 1
+    fi
+}
+
+# segment_moved: whether a LOAD line of the "readelf -lW" on stdin has an
+# address (VirtAddr) that is not its file offset.
+segment_moved() {
+    local type off vaddr rest moved=1
+    while read -r type off vaddr rest; do
+        [ "$type" = LOAD ] && [ $((off)) != $((vaddr)) ] && moved=0
+    done
+    return $moved
+}
+
+# section_moved NAME: whether section NAME, in the "readelf -SW" on stdin
+# (without its "[Nr]" column), has an address that is not its file offset.
+section_moved() {
+    local name type addr off rest moved=1
+    while read -r name type addr off rest; do
+        [ "$name" = "$1" ] && [ $((16#$addr)) != $((16#$off)) ] && moved=0
+    done
+    return $moved
+}
+
+# distro_step: (a) the patched tree configured as Fedora's spec does,
+# --enable-shared --enable-usdt-probes, and installed under a prefix
+# (build/ovs-shared, installed in build/ovs-shared-inst): the probes are in
+# libofproto and libopenvswitch, not in the executable; (b) a non-PIE
+# build (build/ovs-nopie), an ET_EXEC executable whose addresses are not
+# its file offsets.  On each, the tests with keyword "distro" (both tools'
+# install, delete, JSON and key scenarios, and the probes' semaphores), on
+# the shared one with the installed programs first in AUTOTEST_PATH.
+distro_step() {
+    local shared=$top/build/ovs-shared inst=$top/build/ovs-shared-inst
+    local nopie=$top/build/ovs-nopie t exe lib_ovs lib_ofp p
+    local dp_probes="dp_netdev_flow_add:dp_flow_put
+        dp_netdev_pmd_remove_flow:dp_flow_del
+        dpif_netlink_operate__:op_flow_put dpif_netlink_operate__:op_flow_del"
+    local reval_probes="revalidate:flow_change revalidate:flow_result
+        revalidator_sweep__:flow_sweep_change
+        revalidator_sweep__:flow_sweep_result"
+    local flags="--enable-shared --disable-static --prefix=$inst
+        --localstatedir=$inst/var --sysconfdir=$inst/etc"
+
+    note "distribution build: --enable-shared, installed ($inst)"
+    t=$SECONDS
+    # --disable-static: the libraries are compiled once, not twice.
+    if OVS_DIR=$shared MAKE_INSTALL=yes CONFIGURE_FLAGS=$flags \
+           "$top/scripts/build.sh"; then
+        echo "built and installed in $(since "$t")"
+        record "build --enable-shared, make install" 0
+        exe=$inst/sbin/ovs-vswitchd
+        lib_ovs=$(find "$inst/lib" -name 'libopenvswitch-*.so.*.*.*' | head -n1)
+        lib_ofp=$(find "$inst/lib" -name 'libofproto-*.so.*.*.*' | head -n1)
+        # shellcheck disable=SC2086
+        flow_probes_in "$lib_ovs" shared $dp_probes
+        # shellcheck disable=SC2086
+        flow_probes_in "$lib_ofp" shared $reval_probes
+        for p in $dp_probes $reval_probes; do
+            if probes_of "$exe" | grep -qxF "$p"; then
+                record "shared: ${exe#"$top"/} has $p: the build is not what it should be" 1
+            fi
+        done
+        if readelf -d "$exe" | grep -q 'NEEDED.*libofproto' && \
+           readelf -d "$exe" | grep -q 'NEEDED.*libopenvswitch'; then
+            record "shared: ${exe#"$top"/} loads libofproto and libopenvswitch" 0
+        else
+            record "shared: ${exe#"$top"/} does not load libofproto and libopenvswitch" 1
+        fi
+        t=$SECONDS
+        ts_autotest_path=$inst/bin:$inst/sbin:tests
+        ts_run "$shared" shared probes -k distro && ts_record shared probes
+        ts_autotest_path=
+        echo "tests took $(since "$t")"
+    else
+        record "build --enable-shared, make install" 1
+    fi
+
+    note "distribution build: non-PIE ($nopie)"
+    t=$SECONDS
+    if OVS_DIR=$nopie CFLAGS="-g -O2 -fno-pie" LDFLAGS="-no-pie" \
+           "$top/scripts/build.sh"; then
+        echo "built in $(since "$t")"
+        record "build -fno-pie -no-pie" 0
+        exe=$nopie/vswitchd/ovs-vswitchd
+        # shellcheck disable=SC2086
+        flow_probes_in "$exe" nopie $dp_probes $reval_probes
+        if readelf -hW "$exe" | grep -q '^ *Type: *EXEC '; then
+            record "nopie: ovs-vswitchd is ET_EXEC" 0
+        else
+            record "nopie: ovs-vswitchd is not ET_EXEC: $(readelf -hW "$exe" | sed -n 's/^ *Type: *//p')" 1
+        fi
+        # LOAD OFFSET VIRTADDR ...: a segment loaded where its file offset
+        # is not, and the semaphores' section too.
+        if readelf -lW "$exe" | segment_moved; then
+            record "nopie: a segment's address is not its file offset" 0
+        else
+            record "nopie: every segment's address is its file offset" 1
+        fi
+        if readelf -SW "$exe" | sed 's/^ *\[ *[0-9]*\]//' | section_moved .probes
+        then
+            record "nopie: the semaphores' section (.probes) address is not its file offset" 0
+        else
+            record "nopie: no .probes section, or it is at its file offset" 1
+        fi
+        t=$SECONDS
+        ts_run "$nopie" nopie probes -k distro && ts_record nopie probes
+        echo "tests took $(since "$t")"
+    else
+        record "build -fno-pie -no-pie" 1
+    fi
+}
+
 cd "$top" || exit 1
 mkdir -p "$top/build/check"
 
@@ -104,8 +244,10 @@ check_list "bpftrace parse check" "$btfiles"
 for bt in $btfiles; do
     # bpftrace -d parses and analyses the script without attaching it (its
     # exit status is 1 either way): look for the AST and for errors.  Without
-    # -p, the script's probes resolve ovs-vswitchd through $PATH.
-    PATH=$ovs/vswitchd:$PATH bpftrace -d "$bt" >"$top/build/check/bt-parse.out" 2>&1
+    # -p, the script's probes are in the OBJECT of its third argument, here
+    # ovs-vswitchd, which bpftrace resolves through $PATH.
+    PATH=$ovs/vswitchd:$PATH bpftrace -d "$bt" all change ovs-vswitchd \
+        >"$top/build/check/bt-parse.out" 2>&1
     if grep -q "^AST after: parser" "$top/build/check/bt-parse.out" && \
        ! grep -q "^$bt:[0-9].*ERROR" "$top/build/check/bt-parse.out"; then
         echo "${bt#"$top"/}: parses"
@@ -201,6 +343,12 @@ if [ "${CHECK_KERNEL:-1}" = 1 ]; then
     ts_suite=system-kmod-testsuite
     ts_run "$ovs" kernel probes -k usdt && ts_record kernel probes
     ts_suite=testsuite
+fi
+
+# 6. Distribution builds: the probes where Fedora's and RHEL's build puts
+# them, and a non-PIE executable.
+if [ "${CHECK_DISTRO:-1}" = 1 ]; then
+    distro_step
 fi
 
 if [ "${CHECK_NOUSDT:-1}" = 1 ]; then

@@ -16,7 +16,9 @@
 #                         once, and writes the results to $ts_results;
 #                         with ts_suite=system-kmod-testsuite, TREE's
 #                         kernel datapath testsuite, in the qemu guest
-#                         (scripts/kernel-testsuite.sh)
+#                         (scripts/kernel-testsuite.sh);
+#                         $ts_autotest_path, when set, replaces the
+#                         testsuite's AUTOTEST_PATH (the programs it runs)
 #   ts_record LABEL       records every test of $ts_results
 #
 # A testsuite run fails when its testsuite does not build, when it selects no
@@ -113,8 +115,12 @@ our_keywords="usdt upcall-trace filter_probe watch_flows"
 our_files_re='^(usdt-.*|upcall-trace.*|system-usdt)\.at$'
 # A probe test reads the USDT notes of the ovs-vswitchd under test: it skips
 # by design on a build without --enable-usdt-probes, and must skip there.
+# It reads them from the build tree's executable, or (OVS_USDT_LIST_PROBES)
+# from the files that the running ovs-vswitchd has mapped: either line, as
+# the testsuite has it, marks a probe test.
 # shellcheck disable=SC2016
-probe_signature='readelf -n "$abs_top_builddir/vswitchd/ovs-vswitchd"'
+probe_signature='readelf -n "$abs_top_builddir/vswitchd/ovs-vswitchd"
+/proc/$(cat ovs-vswitchd.pid)/maps | sort -u > usdt-objects.txt'
 
 # ts_list TREE ARG...: writes the selection ARG... of TREE's testsuite to
 # stdout, one "NUM<TAB>FILE<TAB>TITLE<TAB>OURS<TAB>PROBE" line per test.
@@ -125,10 +131,12 @@ ts_list() {
         > "$ts_dir/list.out" \
         2>&1 || { cat "$ts_dir/list.out" >&2; return 1; }
     # The numbers of the tests whose code has the probe signature.
-    awk -v sig="$probe_signature" '
+    awk -v sigs="$probe_signature" '
+        BEGIN { nsig = split(sigs, sig, "\n") }
         /^#AT_START_[0-9]+$/ { n = substr($0, 11); next }
         /^#AT_STOP_/ { n = "" }
-        n != "" && index($0, sig) { print n; n = "" }' \
+        n != "" { for (i = 1; i <= nsig; i++)
+                      if (index($0, sig[i])) { print n; n = ""; break } }' \
         "$tree/tests/$ts_suite" > "$ts_dir/probe-tests.txt"
     # "  NUM: FILE:LINE  TITLE", then the keywords, indented, if any.
     awk -v kws="$our_keywords" -v files="$our_files_re" \
@@ -219,7 +227,9 @@ ts_check_results() {
 # test at a time, as "make check-kernel" runs it).
 ts_make() {
     if [ "$ts_suite" = testsuite ]; then
-        make -s -C "$1" check TESTSUITEFLAGS="$2"
+        make -s -C "$1" check \
+            ${ts_autotest_path:+AUTOTEST_PATH="$ts_autotest_path"} \
+            TESTSUITEFLAGS="$2"
     else
         # shellcheck disable=SC2086
         "$top/scripts/kernel-testsuite.sh" "$1" $2 -j1

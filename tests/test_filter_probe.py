@@ -344,6 +344,81 @@ def test_ufid_words():
     assert fp.format_ufid(raw) == "03020100-0706-0504-0b0a-09080f0e0d0c"
 
 
+def _readelf_sections(path):
+    """(address, file offset, size) of each section of 'path' that is loaded
+    from the file (flag A, type not NOBITS), as readelf prints them."""
+    out = subprocess.run(["readelf", "-SW", path], check=True,
+                         stdout=subprocess.PIPE, text=True).stdout
+    sections = []
+    for line in out.splitlines():
+        m = re.match(r"\s*\[\s*\d+\]\s+(\S+)\s+(\S+)\s+([0-9a-f]+)\s+"
+                     r"([0-9a-f]+)\s+([0-9a-f]+)\s+\S+\s+(\S*)", line)
+        if m and m.group(2) != "NOBITS" and "A" in m.group(6) \
+                and int(m.group(5), 16):
+            sections.append((m.group(1), int(m.group(3), 16),
+                             int(m.group(4), 16), int(m.group(5), 16)))
+    return sections
+
+
+def test_elf_file_offset_agrees_with_readelf():
+    # Every byte of every section that ovs-vswitchd loads from its file is
+    # where readelf says (checked at its first, middle and last bytes).
+    path = os.path.join(BUILD, "vswitchd", "ovs-vswitchd")
+    if open(path, "rb").read(4) != b"\x7fELF":
+        path = os.path.join(BUILD, "vswitchd", ".libs", "ovs-vswitchd")
+    sections = _readelf_sections(path)
+    assert ".probes" in [name for name, _, _, _ in sections]
+    for name, addr, off, size in sections:
+        for k in (0, size // 2, size - 1):
+            assert fp.elf_file_offset(path, addr + k, name) == off + k, name
+    # An address that no segment loads: one line of error.
+    top = max(addr + size for _, addr, _, size in sections) + (1 << 30)
+    with pytest.raises(fp.ToolError) as e:
+        fp.elf_file_offset(path, top, "probe of x")
+    assert str(e.value) == ("%s: no loadable segment holds the probe of x "
+                            "(address %#x)" % (path, top))
+
+
+def test_elf_file_offset_non_pie(tmp_path):
+    # The layout of a non-PIE executable, whose segments are loaded at
+    # 0x400000 and up: text at file offset 0, data at 0x1e10 loaded at
+    # 0x601e10, 0x200 bytes from the file then 0x200 of bss; a PT_NOTE.
+    phdrs = [(1, 0, 0x400000, 0x1000, 0x1000),
+             (1, 0x1e10, 0x601e10, 0x200, 0x400),
+             (4, 0x300, 0x400300, 0x40, 0x40)]
+    ehdr = bytearray(64)
+    ehdr[:6] = b"\x7fELF\x02\x01"
+    struct.pack_into("<HHIQQQIHHHHHH", ehdr, 16, 2, 62, 1, 0x401000, 64, 0,
+                     0, 64, 56, len(phdrs), 64, 0, 0)
+    data = bytes(ehdr)
+    for ptype, off, vaddr, filesz, memsz in phdrs:
+        data += struct.pack("<IIQQQQQQ", ptype, 5, off, vaddr, vaddr,
+                            filesz, memsz, 0x1000)
+    path = tmp_path / "exec"
+    path.write_bytes(data + bytes(0x2010 - len(data)))
+    assert fp.elf_file_offset(str(path), 0x400000, "x") == 0
+    assert fp.elf_file_offset(str(path), 0x400fff, "x") == 0xfff
+    assert fp.elf_file_offset(str(path), 0x601e10, "x") == 0x1e10
+    assert fp.elf_file_offset(str(path), 0x602000, "x") == 0x2000
+    # Not from the file: bss, a gap between segments.
+    for vaddr in (0x602010, 0x500000, 0x3fffff):
+        with pytest.raises(fp.ToolError):
+            fp.elf_file_offset(str(path), vaddr, "x")
+
+
+def test_elf_file_offset_not_elf(tmp_path):
+    bad = tmp_path / "not-elf"
+    bad.write_bytes(b"#!/bin/sh\n" + bytes(64))
+    with pytest.raises(fp.ToolError) as e:
+        fp.elf_file_offset(str(bad), 0x1000, "probe of x")
+    assert str(e.value) == ("%s is not a 64-bit little-endian ELF file"
+                            % bad)
+    with pytest.raises(fp.ToolError) as e:
+        fp.elf_file_offset(str(tmp_path / "missing"), 0x1000, "probe of x")
+    assert str(e.value).startswith("cannot read %s: " % (tmp_path /
+                                                         "missing"))
+
+
 @pytest.mark.parametrize("i", range(len(FLOWS)))
 def test_key_decoding(flows, i):
     flow, ufid, ev, plain, verbose = flows[i]

@@ -202,7 +202,13 @@
 #                           carries the events, default 1024
 #     --max-flows NUMBER    flows followed at once, default 65536
 #
-# See "filter_probe.py --help" for the filter syntax and what the pcap holds.
+# See "filter_probe.py --help" for the filter syntax and what the pcap holds,
+# and for builds with shared libraries ("builds"): the script finds the
+# probes in the executable or in the libraries that ovs-vswitchd has loaded
+# (libofproto and libopenvswitch for --enable-shared), and gives the kernel
+# the file offsets of the probes and of their semaphores in the object
+# that holds them, computed from its program headers (in a non-PIE
+# executable, as in most data segments, they differ from the addresses).
 #
 # The script needs its modules ovs_flow_keys.py (the key decoder) and
 # ovs_flow_filter.py (the filter), which are installed beside it: it finds
@@ -212,6 +218,7 @@ import argparse
 import ctypes
 import json
 import os
+import re
 import signal
 import struct
 import sys
@@ -808,46 +815,107 @@ def find_vswitchd(pid):
     return pids[0]
 
 
-def elf_file_offset(path, vaddr):
-    """The file offset of virtual address 'vaddr' of ELF file 'path'."""
-    with open(path, "rb") as f:
-        ehdr = f.read(64)
-        if ehdr[:4] != b"\x7fELF" or ehdr[4] != 2:
-            return None
-        phoff, = struct.unpack_from("<Q", ehdr, 32)
-        phentsize, phnum = struct.unpack_from("<HH", ehdr, 54)
-        f.seek(phoff)
-        phdrs = f.read(phentsize * phnum)
-    for i in range(phnum):
-        ptype, _, off, addr, _, filesz = struct.unpack_from(
-            "<IIQQQQ", phdrs, i * phentsize)
-        if ptype == 1 and addr <= vaddr < addr + filesz:
-            return vaddr - addr + off
+def replaced_ovs_library(pid):
+    """The path of an Open vSwitch library (libopenvswitch, libofproto)
+    that process 'pid' has mapped but that was replaced or removed since,
+    or None."""
+    try:
+        with open("/proc/%d/maps" % pid) as f:
+            for line in f:
+                fields = line.split(None, 5)
+                path = fields[5].strip() if len(fields) == 6 else ""
+                if path.endswith(" (deleted)") and re.match(
+                        r"lib(openvswitch|ofproto)\b",
+                        os.path.basename(path)):
+                    return path[:-len(" (deleted)")]
+    except OSError:
+        pass
     return None
 
 
-def attach_usdt(bcc, bpf, probes, ref_ctrs):
+PT_LOAD = 1
+
+
+def elf_load_segments(path):
+    """The PT_LOAD segments of ELF file 'path' (64-bit, little-endian: the
+    x86_64 objects that the BPF programs here are written for), as
+    (p_vaddr, p_offset, p_filesz) tuples."""
+    try:
+        with open(path, "rb") as f:
+            ehdr = f.read(64)
+            if len(ehdr) < 64 or ehdr[:4] != b"\x7fELF" or ehdr[4] != 2 \
+                    or ehdr[5] != 1:
+                raise ToolError("%s is not a 64-bit little-endian ELF file"
+                                % path)
+            phoff, = struct.unpack_from("<Q", ehdr, 32)
+            phentsize, phnum = struct.unpack_from("<HH", ehdr, 54)
+            f.seek(phoff)
+            phdrs = f.read(phentsize * phnum)
+    except OSError as e:
+        raise ToolError("cannot read %s: %s" % (path, e.strerror or e))
+    if phentsize < 56 or len(phdrs) < phentsize * phnum:
+        raise ToolError("%s has truncated program headers" % path)
+    segments = []
+    for i in range(phnum):
+        ptype, _, offset, vaddr, _, filesz = struct.unpack_from(
+            "<IIQQQQ", phdrs, i * phentsize)
+        if ptype == PT_LOAD:
+            segments.append((vaddr, offset, filesz))
+    return segments
+
+
+def elf_file_offset(path, vaddr, what):
+    """The offset in ELF file 'path' of the byte loaded at virtual address
+    'vaddr' (an address as the file's symbols and USDT notes give it):
+    vaddr - p_vaddr + p_offset of the PT_LOAD segment that holds it.  The
+    kernel places uprobes and their reference counters (the USDT
+    semaphores) by file offset, which differs from the address in a
+    non-PIE executable and in the data segment of most objects.  'what'
+    names the address in the error raised when no segment holds it."""
+    for seg_vaddr, offset, filesz in elf_load_segments(path):
+        if seg_vaddr <= vaddr < seg_vaddr + filesz:
+            return vaddr - seg_vaddr + offset
+    raise ToolError("%s: no loadable segment holds the %s (address %#x)"
+                    % (path, what, vaddr))
+
+
+def attach_usdt(bcc, bpf, probes, semaphores):
     """Attaches BPF functions to USDT probes, each (binary, function,
-    address, pid) in 'probes', passing the kernel the offset of the probe's
-    semaphore in 'ref_ctrs', so that the kernel itself enables the probe
-    while it is attached, and disables it when we exit however we do.
-    (BCC instead enables semaphores by writing the process's memory, which
-    a killed tool leaves enabled, and Debian's BCC 0.26 passes the kernel an
-    undefined semaphore offset, which it refuses while another tool, such as
-    bpftrace, has the probe.)"""
+    address, pid) in 'probes': 'binary' is the object that holds the probe
+    (the executable, or a shared library that the process has loaded) and
+    'address' the probe's address in it.  The kernel wants file offsets:
+    both the probe's and that of its semaphore, (binary, address) in
+    'semaphores' by function, passed as the uprobe's reference counter so
+    that the kernel itself enables the probe while it is attached, and
+    disables it when we exit however we do.  (BCC instead enables
+    semaphores by writing the process's memory, which a killed tool leaves
+    enabled, and Debian's BCC 0.26 passes the kernel an undefined semaphore
+    offset, which it refuses while another tool, such as bpftrace, has the
+    probe.)"""
     attach = bcc.libbcc.lib["bpf_attach_uprobe"]
     attach.restype = ctypes.c_int
     attach.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p,
                        ctypes.c_char_p, ctypes.c_ulonglong, ctypes.c_int,
                        ctypes.c_uint32]
     for path, fn_name, addr, pid in probes:
+        name = fn_name.decode()
+        offset = elf_file_offset(path.decode(), addr, "probe of %s" % name)
+        ref_ctr = 0
+        sema_path, sema = semaphores.get(name, (None, 0))
+        if sema:
+            if not os.path.samefile(sema_path, path):
+                raise ToolError("the probe of %s is in %s, its semaphore in "
+                                "%s: cannot attach"
+                                % (name, path.decode(), sema_path))
+            ref_ctr = elf_file_offset(sema_path, sema,
+                                      "semaphore of %s" % name)
         fn = bpf.load_func(fn_name, bcc.BPF.KPROBE)
-        ev_name = bpf._get_uprobe_evname(b"p", path, addr, pid)
-        fd = attach(fn.fd, 0, ev_name, path, addr, pid,
-                    ref_ctrs.get(fn_name.decode(), 0))
+        ev_name = bpf._get_uprobe_evname(b"p", path, offset, pid)
+        fd = attach(fn.fd, 0, ev_name, path, offset, pid, ref_ctr)
         if fd < 0:
-            raise ToolError("cannot attach to the probe of %s at %#x in "
-                            "PID %d" % (fn_name.decode(), addr, pid))
+            raise ToolError("cannot attach to the probe of %s at offset %#x "
+                            "of %s in PID %d" % (name, offset, path.decode(),
+                                                 pid))
         bpf._add_uprobe_fd(ev_name, fd)
 
 
@@ -1236,6 +1304,18 @@ pcap:
   packet that caused the upcall, as the key recorded it.  Flows without an
   Ethernet header get no packet.
 
+builds:
+  The script reads the probes of the ovs-vswitchd it follows from its
+  executable and from the shared libraries it has loaded (/proc/PID/maps),
+  so that it needs nothing more for an ovs-vswitchd built with
+  --enable-shared, as Fedora and RHEL build it: there the probes are in
+  libofproto (revalidator, upcalls) and libopenvswitch (the datapaths'
+  flow probes), not in the executable.  Give -p PID when several
+  ovs-vswitchd run; the objects can be installed anywhere (a --prefix).
+  Probe and semaphore addresses are converted to the file offsets that the
+  kernel wants with each object's program headers, so that PIE, non-PIE
+  (ET_EXEC) executables and libraries all work.
+
 exit status:
   0 when stopped by a signal (Ctrl-C) or when the reader of the output goes
   away, 2 for bad options, 1 for any other failure, said in one line on
@@ -1349,11 +1429,22 @@ def run(options):
         raise ToolError("the binary of ovs-vswitchd (PID %d), %s, was "
                         "replaced or removed since it started: restart it"
                         % (pid, exe[:-len(" (deleted)")]))
+    # So may the libraries that hold the probes in a build with
+    # --enable-shared: their probes are then not those of the new files.
+    lib = replaced_ovs_library(pid)
+    if lib:
+        raise ToolError("the library %s of ovs-vswitchd (PID %d) was "
+                        "replaced or removed since it started: restart it"
+                        % (lib, pid))
 
+    # The probes of the executable and of the shared libraries that the
+    # process has loaded (/proc/PID/maps), each with the object that holds
+    # it and its semaphore's address there.
     try:
         usdt = bcc.USDT(pid=pid)
         semaphores = dict(("%s:%s" % (p.provider.decode(), p.name.decode()),
-                           p.semaphore) for p in usdt.enumerate_probes())
+                           (p.bin_path.decode(), p.semaphore))
+                          for p in usdt.enumerate_probes())
         available = set(semaphores)
     except Exception as e:
         raise ToolError("cannot read the USDT probes of PID %d (%s): %s"
@@ -1378,8 +1469,7 @@ def run(options):
     try:
         for p, fn in installs + removals + verdicts:
             usdt.enable_probe(probe=p, fn_name=fn)
-            if semaphores[p]:
-                ref_ctrs[fn] = elf_file_offset(exe, semaphores[p]) or 0
+            ref_ctrs[fn] = semaphores[p]
     except Exception as e:
         raise ToolError("cannot enable the probes of PID %d: %s" % (pid, e))
     # BCC writes the code that reads the probes' arguments; then it can go,
