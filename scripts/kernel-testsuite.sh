@@ -27,6 +27,8 @@ if [ "${1:-}" = --guest ]; then
     rm -rf "$ts"
     mkdir -p "$ts"
     cp "$tree/tests/atconfig" "$tree/tests/atlocal" "$ts/"
+    # --recheck reruns the failures that the last run's log lists.
+    cp "$tree/tests/$suite.log" "$ts/" 2>/dev/null
     # The guest runs at emulation speed: give the waits of the tests
     # (OVS_WAIT_UNTIL, ovs-appctl) more time than atlocal's 30 s.
     echo "OVS_CTL_TIMEOUT=${KERNEL_CTL_TIMEOUT:-300}" >> "$ts/atlocal"
@@ -37,6 +39,8 @@ if [ "${1:-}" = --guest ]; then
     libs=$(ldd /usr/bin/bpftrace /usr/lib/x86_64-linux-gnu/libbcc.so.0 \
                2>/dev/null | awk '$3 ~ /^\// { print $3 }' | sort -u)
     cat "$tree/vswitchd/ovs-vswitchd" "$tree/ovsdb/ovsdb-server" \
+        "$tree/utilities/ovs-vsctl" "$tree/utilities/ovs-ofctl" \
+        "$tree/utilities/ovs-appctl" "$tree/utilities/ovs-dpctl" \
         /usr/bin/bpftrace $libs > /dev/null 2>&1
     path=""
     for d in utilities vswitchd ovsdb vtep tests ipsec; do

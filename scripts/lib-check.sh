@@ -44,7 +44,7 @@ check_start=$SECONDS
 csort() { LC_ALL=C sort "$@"; }
 cjoin() { LC_ALL=C join "$@"; }
 
-note() { printf '\n=== %s\n' "$*"; }
+note() { printf '\n=== %s (at %s)\n' "$*" "$(elapsed)"; }
 
 # record NAME STATUS: 0 passed, 77 skipped, anything else failed.
 record() {

@@ -7,14 +7,15 @@
 #
 # The guest boots Debian's linux-image-amd64 (6.1, with openvswitch.ko)
 # under TCG (KVM is not usable here: no nested virtualization) from a
-# busybox initramfs, mounts this machine's root read-only over 9p, with
-# tmpfs over /tmp, /run, /var/tmp and /var/log (HOME is /tmp/root), and
-# this repository's build/ directory read-write at its own path (so that
-# the command finds /root and whatever else the host has, pyenv's python3
-# among them, where the host has it), loads the openvswitch and veth
-# modules, and runs COMMAND as root in the current directory, with
-# /lib/modules/$(uname -r)/build pointing at the guest kernel's headers
-# (for BCC).  Everything the command prints goes to the console, which
+# busybox initramfs, mounts this machine's root read-only over 9p (so
+# that the command finds whatever the host has where the host has it,
+# pyenv's python3 in /root among them), with tmpfs over /tmp, /run,
+# /var/tmp and /var/log (HOME is /tmp/root), and this repository's build/
+# directory read-write at its own path (both cached in the guest, 9p's
+# cache=loose: the host must leave them alone while the guest runs), loads
+# the openvswitch and veth modules, and runs COMMAND as root in the current
+# directory, with /lib/modules/$(uname -r)/build pointing at the guest
+# kernel's headers (for BCC).  Everything the command prints goes to the console, which
 # this script copies to its standard output (and to LOG, by default
 # build/vm/console.log); it exits with the command's status, or 124 when
 # the guest did not finish within SECONDS (default 1800), or 125 when the
@@ -133,7 +134,7 @@ for m in \$(cat /lib/modules/order); do
 done
 if mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose \\
         root /newroot &&
-   mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 \\
+   mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=loose \\
         build /newroot$top/build; then
     umount /proc
     mount --move /dev /newroot/dev
