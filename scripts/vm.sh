@@ -22,7 +22,8 @@
 # guest could not run the command.
 #
 # scripts/vm.sh --install installs what the guest needs (qemu, the kernel,
-# busybox, the kernel's headers) and exits; scripts/deps.sh calls it.
+# busybox, the kernel's headers, and ping, nc, tcpdump and wget, which the
+# kernel datapath tests run) and exits; scripts/deps.sh calls it.
 #
 # Environment: VM_MEM (MiB, default 4096), VM_CPUS (default: all), VM_KERNEL
 # (a /boot/vmlinuz-* file; default the newest with an openvswitch module).
@@ -31,7 +32,7 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 vmdir=$top/build/vm
 pkgs="qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static
-      iputils-ping"
+      iputils-ping netcat-openbsd tcpdump wget"
 
 die() { echo "vm.sh: $*" >&2; exit 125; }
 
