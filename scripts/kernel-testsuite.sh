@@ -28,7 +28,14 @@ if [ "${1:-}" = --guest ]; then
     ts=/tmp/kernel-testsuite
     rm -rf "$ts"
     mkdir -p "$ts"
-    cp "$tree/tests/atconfig" "$tree/tests/atlocal" "$ts/"
+    # The tree's atconfig names its source and build directories relative
+    # to tests/ (srcdir is "../.." in a test, for $srcdir/sendpkt.py):
+    # from elsewhere they must be absolute.
+    sed "s|^at_srcdir=.*|at_srcdir='$tree/tests'|
+         s|^at_top_srcdir=.*|at_top_srcdir='$tree'|
+         s|^at_top_build_prefix=.*|at_top_build_prefix='$tree/'|" \
+        "$tree/tests/atconfig" > "$ts/atconfig"
+    cp "$tree/tests/atlocal" "$ts/"
     # --recheck reruns the failures that the last run's log lists.
     cp "$tree/tests/$suite.log" "$ts/" 2>/dev/null
     # The guest runs at emulation speed: give the waits of the tests
