@@ -9,7 +9,9 @@
 # Environment: QUICK=1 as above; BENCH_N=10000,20000 other flow counts;
 # BENCH_PARTS=idle,control,event,startup a subset; BENCH_UPDATE_DOC=no
 # keeps the full run from rewriting the results section (and the plot) of
-# bench/flow-probes-bench.rst.
+# bench/flow-probes-bench.rst; UPSTREAM_MONITOR=path/to/flow_reval_monitor.py
+# (upstream's, OVS >= 3.4) measures it too, next to our tools (see
+# scripts/bench/upstream.py for what the bench changes in it to run it).
 #
 # Output: build/bench/results[-quick].json (raw), .rst (tables), .png (plot);
 # build/bench/upcall-trace[-quick].txt (upcall tracing, upcalls per second),
@@ -26,6 +28,12 @@ die() { echo "bench.sh: $*" >&2; exit 1; }
 command -v bpftrace >/dev/null || die "bpftrace missing (make deps)"
 "$python" -c 'import bcc, psutil, matplotlib' 2>/dev/null \
     || die "python3-bpfcc, python3-psutil or python3-matplotlib missing (make deps)"
+if [ -n "${UPSTREAM_MONITOR:-}" ]; then
+    [ -f "$UPSTREAM_MONITOR" ] && [ -r "$UPSTREAM_MONITOR" ] \
+        || die "UPSTREAM_MONITOR=$UPSTREAM_MONITOR: not a readable file"
+    command -v gdb >/dev/null \
+        || die "gdb missing (the pahole stand-in for UPSTREAM_MONITOR uses it)"
+fi
 
 # The unpatched base, configured and built exactly as build/ovs.
 if [ ! -x "$top/build/ovs-base/vswitchd/ovs-vswitchd" ]; then
@@ -43,6 +51,8 @@ elif [ "${BENCH_UPDATE_DOC:-yes}" = yes ] && [ -z "${BENCH_N:-}" ] \
 fi
 [ -z "${BENCH_N:-}" ] || args+=(--n "$BENCH_N")
 [ -z "${BENCH_PARTS:-}" ] || args+=(--parts "$BENCH_PARTS")
+[ -z "${UPSTREAM_MONITOR:-}" ] \
+    || args+=(--upstream-monitor "$UPSTREAM_MONITOR")
 
 start=$(date +%s)
 "$python" "$top/scripts/bench/bench.py" "${args[@]}"

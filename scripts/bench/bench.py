@@ -46,6 +46,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from ovsbench import Switch, packet_hex  # noqa: E402
 import tools  # noqa: E402
+import upstream  # noqa: E402
 
 TOP = tools.TOP
 TOOLS_DEFAULT = ["watch_flows", "filter_probe"]
@@ -115,6 +116,8 @@ class Bench(object):
         self.switches = []
         self.bins = {"base": self.snapshot(opts.base, "base"),
                      "patched": self.snapshot(opts.patched, "patched")}
+        if opts.upstream_monitor:       # Upstream's, next to ours.
+            upstream.setup(self, opts.upstream_monitor, TOOLS_DEFAULT)
 
     def snapshot(self, build, tag):
         """A private copy of 'build''s ovs-vswitchd, so that a rebuild of the
@@ -139,6 +142,8 @@ class Bench(object):
         self.switches = []
 
     def tool(self, name, sw, tag=""):
+        if name == upstream.NAME:
+            return upstream.make_tool(self, sw.pid, self.run, tag)
         return tools.Tool(name, sw.vswitchd, sw.pid, self.run, tag)
 
     # 1, 3, 4, 6: base vs patched, nothing / each tool attached.
@@ -443,6 +448,8 @@ def main():
                    help="comma-separated flow counts")
     p.add_argument("--parts", default="idle,control,event,startup")
     p.add_argument("--update-doc", action="store_true")
+    p.add_argument("--upstream-monitor", default=None, metavar="PATH",
+                   help="also measure upstream's flow_reval_monitor.py")
     o = p.parse_args()
     if o.quick:
         o.n = [int(x) for x in (o.n or "2000").split(",")]

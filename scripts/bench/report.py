@@ -20,6 +20,8 @@ import shutil
 import sys
 import textwrap
 
+import upstream
+
 BEGIN = ".. BEGIN GENERATED RESULTS (scripts/bench/report.py)"
 END = ".. END GENERATED RESULTS"
 
@@ -30,7 +32,8 @@ TARGET_UNFILTERED = 2.0
 TARGET_START = {"watch_flows": 0.5, "filter_probe": 2.0}
 LABEL = {"none": "nothing attached", "floor": "bpftrace count() (floor)",
          "watch_flows": "watch_flows.bt", "filter_probe": "filter_probe.py",
-         "filter_probe_1pct": "filter_probe.py -f (1% of flows)"}
+         "filter_probe_1pct": "filter_probe.py -f (1% of flows)",
+         upstream.NAME: upstream.LABEL}
 
 
 def table(header, rows):
@@ -110,7 +113,7 @@ def rst(res):
                  % (res["per_event_n"], TARGET_FILTERED, TARGET_UNFILTERED))
         rows = []
         for t in ("floor", "watch_flows", "filter_probe",
-                  "filter_probe_1pct"):
+                  "filter_probe_1pct", upstream.NAME):
             if t not in pe:
                 continue
             r = [LABEL[t]]
@@ -195,6 +198,8 @@ def rst(res):
                              "%.1f" % (x["bpf_map_bytes"] / 2**20)])
         o.append(table(["tool", "N flows", "resident MiB",
                         "BPF maps MiB (memlock)"], rows))
+    if res.get("upstream"):
+        o += upstream.rst(res, table)
     out = []
     for chunk in o:
         if "\n==" in chunk or chunk.startswith("=="):
