@@ -53,6 +53,7 @@ ovs-vswitchd), so the start-up figure counts BCC's work, not gdb's.
 import hashlib
 import os
 import re
+import statistics
 import subprocess
 import sys
 
@@ -279,9 +280,9 @@ def rst(res, table):
                              for x in b) or "-")
         s = st.get(t)
         if s and t != "floor" and s.get("median_s") is not None:
-            hdr = sorted(x for x in s.get("header_s", []) if x is not None)
+            hdr = [x for x in s.get("header_s", []) if x is not None]
             row.append("%.2f" % s["median_s"] + (
-                " (%.2f)" % hdr[len(hdr) // 2] if hdr else ""))
+                " (%.2f)" % statistics.median(hdr) if hdr else ""))
         else:
             row.append("-")
         m = mem.get(t, {})
