@@ -49,7 +49,8 @@ import tools  # noqa: E402
 
 TOP = tools.TOP
 TOOLS_DEFAULT = ["watch_flows", "filter_probe"]
-TOOLS_EVENT = ["floor", "watch_flows", "filter_probe", "filter_probe_1pct"]
+TOOLS_EVENT = ["floor", "watch_flows", "watch_flows_quiet", "filter_probe",
+               "filter_probe_1pct"]
 T0 = time.monotonic()
 
 
@@ -365,7 +366,9 @@ class Bench(object):
                             sw.call("revalidator/purge")
                             if attached is None and tool.ready():
                                 attached = time.monotonic() - tool.t_launch
-                            if tool.count_events():
+                            if (tool.count_events()
+                                    if tools.prints_events(t)
+                                    else attached is not None):
                                 first = time.monotonic() - tool.t_launch
                                 break
                             if tool.proc.poll() is not None:

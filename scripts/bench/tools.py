@@ -46,6 +46,10 @@ def tool_argv(name, exe, pid):
     if name == "watch_flows":
         return ["bpftrace", "-p", str(pid),
                 os.path.join(USDT, "watch_flows.bt")]
+    if name == "watch_flows_quiet":
+        # Counts in maps, prints at the end: no per-event printf.
+        return ["bpftrace", "-p", str(pid),
+                os.path.join(USDT, "watch_flows_quiet.bt")]
     if name == "filter_probe":
         return [PYTHON, os.path.join(USDT, "filter_probe.py"), "-p",
                 str(pid)]
@@ -54,6 +58,12 @@ def tool_argv(name, exe, pid):
         return [PYTHON, os.path.join(USDT, "filter_probe.py"), "-p",
                 str(pid), "-f", FILTER_1PCT]
     raise ValueError(name)
+
+
+def prints_events(name):
+    """False for the tools that print no line per event: their start-up
+    is measured to their first line (probes attached)."""
+    return name != "watch_flows_quiet"
 
 
 def is_placeholder(name):
