@@ -32,7 +32,8 @@ TARGET_START = {"watch_flows": 0.5, "watch_flows_quiet": 0.5,
 LABEL = {"none": "nothing attached", "floor": "bpftrace count() (floor)",
          "watch_flows": "watch_flows.bt", "filter_probe": "filter_probe.py",
          "filter_probe_1pct": "filter_probe.py -f (1% of flows)",
-         "watch_flows_quiet": "watch_flows_quiet.bt (counts only)"}
+         "watch_flows_quiet": "watch_flows_quiet.bt (counts only)",
+         "floor_del": "count(), also on the removal probe"}
 
 
 def table(header, rows):
@@ -112,7 +113,7 @@ def rst(res):
                  "unfiltered at most %.1fx)\n\n"
                  % (res["per_event_n"], TARGET_FILTERED, TARGET_UNFILTERED))
         rows = []
-        for t in ("floor", "watch_flows", "watch_flows_quiet",
+        for t in ("floor", "floor_del", "watch_flows", "watch_flows_quiet",
                   "filter_probe", "filter_probe_1pct"):
             if t not in pe:
                 continue
@@ -123,11 +124,11 @@ def rst(res):
                 rf = x.get("ratio_to_floor")
                 r += ["%.0f" % x["added_ns_per_event"],
                       "-" if t == "floor" or rf is None else "%.2f" % rf]
-                if t != "floor" and rf is not None:
+                if not t.startswith("floor") and rf is not None:
                     oks.append(rf <= (TARGET_FILTERED
                                       if t.endswith(("pct", "quiet"))
                                       else TARGET_UNFILTERED))
-            r.append("-" if t == "floor" else met(all(oks)))
+            r.append("-" if t.startswith("floor") else met(all(oks)))
             rows.append(r)
         o.append(table(["tool", "modify ns/event", "x floor",
                         "delete ns/event", "x floor", "target met"], rows))

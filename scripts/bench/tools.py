@@ -38,11 +38,19 @@ usdt:%(exe)s:revalidate:flow_change { @change = count(); }
 usdt:%(exe)s:revalidator_sweep__:flow_sweep_change { @sweep = count(); }
 """
 
+# The floor of the tools that also attach to the datapath's removal probe,
+# which fires once more per deleted flow (the userspace datapath's).
+FLOOR_DEL_BT = FLOOR_BT + """
+usdt:%(exe)s:dp_netdev_pmd_remove_flow:dp_flow_del { @del = count(); }
+"""
+
 
 def tool_argv(name, exe, pid):
     """argv of tool 'name' attached to ovs-vswitchd 'exe' (PID 'pid')."""
     if name == "floor":
         return ["bpftrace", "-p", str(pid), "-e", FLOOR_BT % {"exe": exe}]
+    if name == "floor_del":
+        return ["bpftrace", "-p", str(pid), "-e", FLOOR_DEL_BT % {"exe": exe}]
     if name == "watch_flows":
         return ["bpftrace", "-p", str(pid),
                 os.path.join(USDT, "watch_flows.bt")]

@@ -34,10 +34,11 @@
 # 'struct dpif_flow_put', whose layout is public ABI, so the script needs no
 # debug information and no structure offsets.  It correlates the events by
 # UFID, in the kernel: a BPF hash map holds the followed flows and their
-# install time.  With -f, the filter is compiled into the install probe's
-# BPF program, so only the flows that match it are followed, and the
-# verdicts on the other flows are dropped in the kernel: a filter that
-# matches nothing wakes up nothing in user space.  Without -f, every flow is
+# install time.  With -f, the filter is compiled into a BPF program that
+# the install probes' programs tail-call (so that the kernel verifies its
+# loops once), so only the flows that match it are followed, and the
+# verdicts on the other flows are dropped in the kernel, after one hash
+# lookup: a filter that matches nothing wakes up nothing in user space.  Without -f, every flow is
 # followed, including those installed before the script started (their
 # lifetime is then unknown).
 #
