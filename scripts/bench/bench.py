@@ -50,7 +50,8 @@ import upstream  # noqa: E402
 
 TOP = tools.TOP
 TOOLS_DEFAULT = ["watch_flows", "filter_probe"]
-TOOLS_EVENT = ["floor", "watch_flows", "filter_probe", "filter_probe_1pct"]
+TOOLS_EVENT = ["floor", "floor_del", "watch_flows", "watch_flows_quiet",
+               "filter_probe", "filter_probe_1pct"]
 T0 = time.monotonic()
 
 
@@ -348,7 +349,7 @@ class Bench(object):
                 "what": "launch to BEGIN (probes attached)"}
             log("startup floor (to BEGIN): %s" % ready)
             for t in self.tools_ok:
-                if t == "floor":
+                if t.startswith("floor"):
                     continue        # It prints no event.
                 times = []
                 ready = []
@@ -365,12 +366,17 @@ class Bench(object):
                             # A new flow (install), then a purge (delete),
                             # every 10 ms.
                             i += 1
+                            # Every 100th flow is one that the 1% filter
+                            # follows: that tool gets only those.
                             sw.call("netdev-dummy/receive", "p1",
-                                    packet_hex(i, 1000 + k))
+                                    packet_hex(i * (100 if t.endswith("pct")
+                                                    else 1), 1000 + k))
                             sw.call("revalidator/purge")
                             if attached is None and tool.ready():
                                 attached = time.monotonic() - tool.t_launch
-                            if tool.count_events():
+                            if (tool.count_events()
+                                    if tools.prints_events(t)
+                                    else attached is not None):
                                 first = time.monotonic() - tool.t_launch
                                 break
                             if tool.proc.poll() is not None:

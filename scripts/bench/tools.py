@@ -38,14 +38,26 @@ usdt:%(exe)s:revalidate:flow_change { @change = count(); }
 usdt:%(exe)s:revalidator_sweep__:flow_sweep_change { @sweep = count(); }
 """
 
+# The floor of the tools that also attach to the datapath's removal probe,
+# which fires once more per deleted flow (the userspace datapath's).
+FLOOR_DEL_BT = FLOOR_BT + """
+usdt:%(exe)s:dp_netdev_pmd_remove_flow:dp_flow_del { @del = count(); }
+"""
+
 
 def tool_argv(name, exe, pid):
     """argv of tool 'name' attached to ovs-vswitchd 'exe' (PID 'pid')."""
     if name == "floor":
         return ["bpftrace", "-p", str(pid), "-e", FLOOR_BT % {"exe": exe}]
+    if name == "floor_del":
+        return ["bpftrace", "-p", str(pid), "-e", FLOOR_DEL_BT % {"exe": exe}]
     if name == "watch_flows":
         return ["bpftrace", "-p", str(pid),
                 os.path.join(USDT, "watch_flows.bt")]
+    if name == "watch_flows_quiet":
+        # Counts in maps, prints at the end: no per-event printf.
+        return ["bpftrace", "-p", str(pid),
+                os.path.join(USDT, "watch_flows_quiet.bt")]
     if name == "filter_probe":
         return [PYTHON, os.path.join(USDT, "filter_probe.py"), "-p",
                 str(pid)]
@@ -54,6 +66,12 @@ def tool_argv(name, exe, pid):
         return [PYTHON, os.path.join(USDT, "filter_probe.py"), "-p",
                 str(pid), "-f", FILTER_1PCT]
     raise ValueError(name)
+
+
+def prints_events(name):
+    """False for the tools that print no line per event: their start-up
+    is measured to their first line (probes attached)."""
+    return name != "watch_flows_quiet"
 
 
 def is_placeholder(name):

@@ -34,10 +34,11 @@
 # 'struct dpif_flow_put', whose layout is public ABI, so the script needs no
 # debug information and no structure offsets.  It correlates the events by
 # UFID, in the kernel: a BPF hash map holds the followed flows and their
-# install time.  With -f, the filter is compiled into the install probe's
-# BPF program, so only the flows that match it are followed, and the
-# verdicts on the other flows are dropped in the kernel: a filter that
-# matches nothing wakes up nothing in user space.  Without -f, every flow is
+# install time.  With -f, the filter is compiled into a BPF program that
+# the install probes' programs tail-call (so that the kernel verifies its
+# loops once), so only the flows that match it are followed, and the
+# verdicts on the other flows are dropped in the kernel, after one hash
+# lookup: a filter that matches nothing wakes up nothing in user space.  Without -f, every flow is
 # followed, including those installed before the script started (their
 # lifetime is then unknown).
 #
@@ -242,7 +243,9 @@ RESULTS = ["keep", "delete", "modify"]
 DEFAULT_PAGE_COUNT = 1024
 DEFAULT_MAX_FLOWS = 65536
 MAX_KEY = 1024        # Key (and mask) bytes copied; a power of 2.
-MAX_ATTRS = 64        # Attributes walked per level by the BPF filter.
+# Attributes walked per level by the BPF filter: a level holds each
+# attribute type once at most, and the OVS_KEY_ATTR_* stop below 32.
+MAX_ATTRS = 32
 
 
 class ToolError(Exception):
@@ -361,6 +364,11 @@ BPF_TABLE("lru_hash", struct ufid_t, u8, deleting, <MAX_FLOWS>);
  * added by hand, or by a feature probe, has no ukey), is told stale.  An
  * LRU map: losing the oldest only loses that. */
 BPF_TABLE("lru_hash", struct ufid_t, struct flow_t, removed, <MAX_FLOWS>);
+/* At least the number of entries in 'removed' and 'unfollowed' (an LRU
+ * eviction or a second update of a key leaves it above): while it is 0,
+ * a flow that is not followed is in neither, and the verdicts of the flows
+ * that -f filtered out, most of them, cost one hash lookup, not three. */
+BPF_ARRAY(aside, u64, 1);
 
 /* A datapath removal that no delete verdict asked for. */
 struct remove_t {
@@ -369,6 +377,24 @@ struct remove_t {
 };
 BPF_PERCPU_ARRAY(stats, u64, ST_MAX);
 BPF_PERCPU_ARRAY(scratch, struct install_t, 1);
+/* trace_install_filter, with -f. */
+BPF_PROG_ARRAY(filter_prog, 1);
+
+static __always_inline void aside_add(s64 n)
+{
+    int zero = 0;
+    u64 *v = aside.lookup(&zero);
+    if (v) {
+        __sync_fetch_and_add(v, n);
+    }
+}
+
+static __always_inline int aside_empty(void)
+{
+    int zero = 0;
+    u64 *v = aside.lookup(&zero);
+    return v && !*v;
+}
 
 static __always_inline void count(int i)
 {
@@ -441,7 +467,47 @@ static __always_inline void fill_hdr(struct hdr_t *h, u32 type)
     bpf_get_current_comm(&h->comm, sizeof h->comm);
 }
 
-static __always_inline int install(u64 put_ptr)
+/* Follows the flow whose install 'ev' (in 'scratch') describes, with its
+ * key and mask ('kn' and 'mn' bytes of ev->data). */
+static __always_inline int follow(struct install_t *ev, u32 kn, u32 mn)
+{
+    struct ufid_t ufid = ev->hdr.ufid;
+    struct flow_t flow = { .install_ns = bpf_ktime_get_ns() };
+
+    if (FOLLOW_ALL) {
+        deleting.delete(&ufid);
+    }
+    if (!aside_empty() && !removed.delete(&ufid)) {
+        aside_add(-1);
+    }
+    if (followed.update(&ufid, &flow)) {
+        u32 why = NF_MAP_FULL;
+        count(ST_MAP_FULL);
+        aside_add(1);
+        unfollowed.update(&ufid, &why);
+        ev->status = NF_MAP_FULL;
+    } else {
+        count(ST_FOLLOWED);
+    }
+    if (!SEND_INSTALLS) {
+        return 0;
+    }
+    fill_hdr(&ev->hdr, EV_INSTALL);
+    ev->hdr.ufid = ufid;
+    ev->hdr.ts = flow.install_ns;
+    u32 size = offsetof(struct install_t, data) + kn + mn;
+    if (size > sizeof *ev) {
+        size = sizeof *ev;
+    }
+    if (events.ringbuf_output(ev, size, 0)) {
+        count(ST_LOST);
+    } else {
+        count(ST_SENT);
+    }
+    return 0;
+}
+
+static __always_inline int install(struct pt_regs *ctx, u64 put_ptr)
 {
     struct put_t put = {};
     struct ufid_t ufid = {};
@@ -507,55 +573,53 @@ static __always_inline int install(u64 put_ptr)
     ev->key_n = kn;
     ev->mask_n = mn;
     ev->status = NF_FOLLOWED;
+    ev->hdr.ufid = ufid;
     if (key_failed) {
         /* Followed without its key, unless a filter needs the key. */
         count(ST_KEY_FAILED);
         if (!FOLLOW_ALL) {
             u32 why = NF_KEY_FAILED;
+            aside_add(1);
             unfollowed.update(&ufid, &why);
             return 0;
         }
-    } else if (!filter_match(ev->data, kn, mn)) {
+    } else if (!FOLLOW_ALL) {
+        /* The filter runs in a program of its own, which both install
+         * probes' programs call: the kernel verifies its loops once. */
+        filter_prog.call(ctx, 0);
         return 0;
     }
-
-    struct flow_t flow = { .install_ns = bpf_ktime_get_ns() };
-    if (FOLLOW_ALL) {
-        deleting.delete(&ufid);
-    }
-    removed.delete(&ufid);
-    if (followed.update(&ufid, &flow)) {
-        u32 why = NF_MAP_FULL;
-        count(ST_MAP_FULL);
-        unfollowed.update(&ufid, &why);
-        ev->status = NF_MAP_FULL;
-    } else {
-        count(ST_FOLLOWED);
-    }
-    if (!SEND_INSTALLS) {
-        return 0;
-    }
-    fill_hdr(&ev->hdr, EV_INSTALL);
-    ev->hdr.ufid = ufid;
-    ev->hdr.ts = flow.install_ns;
-    u32 size = offsetof(struct install_t, data) + kn + mn;
-    if (size > sizeof *ev) {
-        size = sizeof *ev;
-    }
-    if (events.ringbuf_output(ev, size, 0)) {
-        count(ST_LOST);
-    } else {
-        count(ST_SENT);
-    }
-    return 0;
+    return follow(ev, kn, mn);
 }
+
+#if !FOLLOW_ALL
+/* Tail-called by install() with the key and mask in 'scratch'. */
+int trace_install_filter(struct pt_regs *ctx)
+{
+    int zero = 0;
+    struct install_t *ev = scratch.lookup(&zero);
+
+    if (!ev) {
+        return 0;
+    }
+    u32 kn = ev->key_n;
+    u32 mn = ev->mask_n;
+    if (kn > MAX_KEY || mn > MAX_KEY) {
+        return 0;
+    }
+    if (!filter_match(ev->data, kn, mn)) {
+        return 0;
+    }
+    return follow(ev, kn, mn);
+}
+#endif
 
 int trace_install_netdev(struct pt_regs *ctx)
 {
     u64 put_ptr = 0;
 
     bpf_usdt_readarg(2, ctx, &put_ptr);
-    return install(put_ptr);
+    return install(ctx, put_ptr);
 }
 
 int trace_install_netlink(struct pt_regs *ctx)
@@ -563,7 +627,7 @@ int trace_install_netlink(struct pt_regs *ctx)
     u64 put_ptr = 0;
 
     bpf_usdt_readarg(2, ctx, &put_ptr);
-    return install(put_ptr);
+    return install(ctx, put_ptr);
 }
 
 /* A flow leaves the datapath: 'del_ptr' is a struct dpif_flow_del (public
@@ -587,19 +651,23 @@ static __always_inline int removal(u64 del_ptr)
         /* The revalidator's own deletion, reported by its verdict. */
         return 0;
     }
-    if (removed.lookup(&ev.hdr.ufid)) {
-        /* Another PMD thread's copy of the flow. */
-        return 0;
-    }
+    /* A followed flow is not in 'removed': an install takes it out. */
     struct flow_t *flow = followed.lookup(&ev.hdr.ufid);
-    if (!flow && !FOLLOW_ALL) {
-        return 0;
+    if (!flow) {
+        if (!FOLLOW_ALL) {
+            return 0;
+        }
+        if (!aside_empty() && removed.lookup(&ev.hdr.ufid)) {
+            /* Another PMD thread's copy of the flow. */
+            return 0;
+        }
     }
     struct flow_t gone = { .removed_ns = bpf_ktime_get_ns() };
     if (flow) {
         ev.install_ns = gone.install_ns = flow->install_ns;
         followed.delete(&ev.hdr.ufid);
     }
+    aside_add(1);
     removed.update(&ev.hdr.ufid, &gone);
     count(ST_REMOVALS);
     if (REASON_MASK) {
@@ -665,21 +733,22 @@ int <FN>(struct pt_regs *ctx)
     bpf_probe_read_user(&ev.hdr.ufid, sizeof ev.hdr.ufid, (void *) ufid_ptr);
 
     struct flow_t *flow = followed.lookup(&ev.hdr.ufid);
-    struct flow_t *gone = flow ? NULL : removed.lookup(&ev.hdr.ufid);
+    int aside = !flow && !aside_empty();
+    struct flow_t *gone = aside ? removed.lookup(&ev.hdr.ufid) : NULL;
     if (gone) {
         /* The ukey of a flow no longer in the datapath. */
         ev.install_ns = gone->install_ns;
         ev.removed_ns = gone->removed_ns;
-        if (result == UKEY_DELETE) {
-            removed.delete(&ev.hdr.ufid);
+        if (result == UKEY_DELETE && !removed.delete(&ev.hdr.ufid)) {
+            aside_add(-1);
         }
     } else if (!flow) {
-        if (unfollowed.lookup(&ev.hdr.ufid)) {
+        if (aside && unfollowed.lookup(&ev.hdr.ufid)) {
             /* Not followed for want of room or of its key: not a verdict
              * that the filter dropped. */
             count(ST_UNFOLLOWED);
-            if (result == UKEY_DELETE) {
-                unfollowed.delete(&ev.hdr.ufid);
+            if (result == UKEY_DELETE && !unfollowed.delete(&ev.hdr.ufid)) {
+                aside_add(-1);
             }
             if (!FOLLOW_ALL) {
                 return 0;
@@ -1481,6 +1550,9 @@ def run(options):
     bpf = None
     try:
         bpf = bcc.BPF(text=usdt_text + source)
+        if terms is not None:
+            fn = bpf.load_func("trace_install_filter", bcc.BPF.KPROBE)
+            bpf["filter_prog"][ctypes.c_int(0)] = ctypes.c_int(fn.fd)
         attach_usdt(bcc, bpf, probes, ref_ctrs)
     except ToolError:
         if bpf is not None:
