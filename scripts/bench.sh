@@ -3,20 +3,24 @@
 # against the unpatched base built the same way, pair by pair, on the dummy
 # (userspace) datapath.  Not part of "make check".
 #
-#   make bench            full run (N = 10k, 50k, 100k; about 20 min)
-#   make bench QUICK=1    smoke run (N = 2k, every part, about 3 min)
+#   make bench            full run (N = 10k, 50k, 100k; growth to 1M)
+#   make bench QUICK=1    smoke run (small N, every part)
 #
 # Environment: QUICK=1 as above; BENCH_N=10000,20000 other flow counts;
-# BENCH_PARTS=idle,control,event,startup a subset; BENCH_UPDATE_DOC=no
-# keeps the full run from rewriting the results section (and the plot) of
-# bench/flow-probes-bench.rst; UPSTREAM_MONITOR=path/to/flow_reval_monitor.py
-# (upstream's, OVS >= 3.4) measures it too, next to our tools (see
-# scripts/bench/upstream.py for what the bench changes in it to run it).
+# BENCH_PARTS=idle,control,event,startup,callgrind,upcall-cg,growth,floor
+# a subset; BENCH_GROWTH_N=10000,1000000 the flow counts of the growth
+# part, BENCH_GROWTH_CG_MAX=100000 the largest it counts under callgrind;
+# BENCH_UPDATE_DOC=no keeps the full run from rewriting the results section
+# (and the plots) of bench/flow-probes-bench.rst, BENCH_UPDATE_DOC=yes has
+# a partial run rewrite the blocks of the parts it measured.
+# UPSTREAM_MONITOR=path/to/flow_reval_monitor.py (upstream's, OVS >= 3.4)
+# measures it too, next to our tools (see scripts/bench/upstream.py for what
+# the bench changes in it to run it).
 #
-# Output: build/bench/results[-quick].json (raw), .rst (tables), .png (plot);
-# build/bench/upcall-trace[-quick].txt (upcall tracing, upcalls per second),
-# upcall-trace[-quick]-callgrind.txt (instructions per upcall) and
-# upcall-trace[-quick]-lock.txt (PMD waits for the tracer's mutex).
+# Output: build/bench/results[-quick].json (raw), .rst (tables), .png and
+# -growth.png (plots); build/bench/upcall-trace[-quick].txt (upcall
+# tracing, upcalls per second) and upcall-trace[-quick]-lock.txt (PMD waits
+# for the tracer's mutex).
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,11 +49,14 @@ BASE=yes "$top/scripts/build.sh"
 args=()
 if [ "${QUICK:-}" = 1 ] || [ "${QUICK:-}" = yes ]; then
     args+=(--quick)
-elif [ "${BENCH_UPDATE_DOC:-yes}" = yes ] && [ -z "${BENCH_N:-}" ] \
-     && [ -z "${BENCH_PARTS:-}" ]; then
+elif [ "${BENCH_UPDATE_DOC:-}" = yes ] || { [ -z "${BENCH_UPDATE_DOC:-}" ] \
+     && [ -z "${BENCH_N:-}" ] && [ -z "${BENCH_PARTS:-}" ]; }; then
     args+=(--update-doc)
 fi
 [ -z "${BENCH_N:-}" ] || args+=(--n "$BENCH_N")
+[ -z "${BENCH_GROWTH_N:-}" ] || args+=(--growth-n "$BENCH_GROWTH_N")
+[ -z "${BENCH_GROWTH_CG_MAX:-}" ] \
+    || args+=(--growth-cg-max "$BENCH_GROWTH_CG_MAX")
 [ -z "${BENCH_PARTS:-}" ] || args+=(--parts "$BENCH_PARTS")
 [ -z "${UPSTREAM_MONITOR:-}" ] \
     || args+=(--upstream-monitor "$UPSTREAM_MONITOR")
@@ -63,12 +70,10 @@ start=$(date +%s)
 if [ -z "${BENCH_PARTS:-}" ]; then
     if [ "${QUICK:-}" = 1 ] || [ "${QUICK:-}" = yes ]; then
         trace_env="PACKETS=1000 RUNS=1"
-        callgrind_env="PACKETS=300"
         lock_env="ROUNDS=1"
         trace_out=$top/build/bench/upcall-trace-quick.txt
     else
         trace_env="PACKETS=3000 RUNS=5"
-        callgrind_env="PACKETS=2000"
         lock_env="ROUNDS=3"
         trace_out=$top/build/bench/upcall-trace.txt
     fi
@@ -76,11 +81,8 @@ if [ -z "${BENCH_PARTS:-}" ]; then
     env $trace_env BENCH_DIR="$top/build/bench/upcall-trace" \
         "$top/scripts/bench/upcall-trace.sh" "$top/build/ovs-base" \
         "$top/build/ovs" | tee "$trace_out"
-    # The same in instructions per upcall (callgrind), and how long a PMD
-    # thread waits for the tracer's mutex during get and delete.
-    env $callgrind_env BENCH_DIR="$top/build/bench/upcall-callgrind" \
-        "$top/scripts/bench/upcall-callgrind.sh" "$top/build/ovs-base" \
-        "$top/build/ovs" | tee "${trace_out%.txt}-callgrind.txt"
+    # How long a PMD thread waits for the tracer's mutex during get and
+    # delete.  (The instructions per upcall are bench.py's part upcall-cg.)
     env $lock_env BENCH_DIR="$top/build/bench/upcall-trace-lock" \
         "$top/scripts/bench/upcall-trace-lock.sh" "$top/build/ovs" \
         | tee "${trace_out%.txt}-lock.txt"

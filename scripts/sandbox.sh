@@ -7,7 +7,10 @@
 #                                          SANDBOX_WRAPPER="valgrind ..."
 #                                          runs ovs-vswitchd under it, and
 #                                          SANDBOX_VSWITCHD=path another
-#                                          ovs-vswitchd binary
+#                                          ovs-vswitchd binary, and
+#                                          SANDBOX_SETUP="vsctl --no-wait
+#                                          ..." configures the database
+#                                          before ovs-vswitchd starts
 #   sandbox_stop                           stop both daemons
 #   vsctl ..., appctl ..., ofctl ...       the tools, pointed at the sandbox
 
@@ -32,6 +35,11 @@ sandbox_start() {
         --log-file="$dir/ovsdb-server.log" \
         --remote="punix:$dir/db.sock" "$dir/conf.db"
     vsctl --no-wait init
+    # SANDBOX_SETUP: shell commands (vsctl --no-wait ...) that configure the
+    # database before ovs-vswitchd starts.
+    if [ -n "${SANDBOX_SETUP:-}" ]; then
+        eval "$SANDBOX_SETUP"
+    fi
     local vswitchd=${SANDBOX_VSWITCHD:-$OVS_BUILD/vswitchd/ovs-vswitchd}
     if [ -z "${SANDBOX_WRAPPER:-}" ]; then
         "$vswitchd" --detach --no-chdir \

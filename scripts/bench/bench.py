@@ -45,6 +45,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from ovsbench import Switch, packet_hex  # noqa: E402
+import cgrounds  # noqa: E402
+import growth  # noqa: E402
 import tools  # noqa: E402
 import upstream  # noqa: E402
 
@@ -115,6 +117,7 @@ class Bench(object):
         self.tools_ok = [t for t in TOOLS_EVENT
                          if not tools.is_placeholder(t)]
         self.switches = []
+        self.log = log
         self.bins = {"base": self.snapshot(opts.base, "base"),
                      "patched": self.snapshot(opts.patched, "patched")}
         if opts.upstream_monitor:       # Upstream's, next to ours.
@@ -129,10 +132,10 @@ class Bench(object):
         shutil.copy2(os.path.join(build, "vswitchd", "ovs-vswitchd"), dst)
         return dst
 
-    def switch(self, build, name):
+    def switch(self, build, name, flow_limit=1000000):
         tag = "patched" if build == self.o.patched else "base"
         s = Switch(build, os.path.join(self.run, name), name,
-                   self.bins[tag])
+                   self.bins[tag], flow_limit=flow_limit)
         self.switches.append(s)
         s.start()
         return s
@@ -411,8 +414,43 @@ class Bench(object):
             self.per_event()
         if "startup" in parts:
             self.startup()
+        if "callgrind" in parts:
+            self.res["callgrind"] = cgrounds.rounds_part(self)
+        if "upcall-cg" in parts:
+            self.res["upcall_cg"] = upcall_cg(self.o)
+        if "growth" in parts:
+            self.res["growth"] = growth.growth_part(self)
+        if "floor" in parts:
+            self.res["floor"] = growth.floor_part(self)
         self.res["meta"]["duration_s"] = time.time() - start
         return self.res
+
+
+def upcall_cg(o):
+    """Part "upcall-cg": upcall-callgrind.sh, instructions per upcall."""
+    t0 = time.monotonic()
+    env = dict(os.environ, PACKETS=str(o.upcall_packets),
+               RUNS=str(o.upcall_runs),
+               BENCH_DIR=os.path.join(o.out, "upcall-callgrind"))
+    log("upcall-cg: %d upcalls, %d daemons per setup"
+        % (o.upcall_packets, o.upcall_runs))
+    r = subprocess.run([os.path.join(TOP, "scripts", "bench",
+                                     "upcall-callgrind.sh"), o.base,
+                        o.patched], env=env, stdout=subprocess.PIPE,
+                       universal_newlines=True)
+    if r.returncode:
+        raise RuntimeError("upcall-callgrind.sh failed (%d)" % r.returncode)
+    rows = {}
+    for line in r.stdout.splitlines()[1:]:
+        f = line.split()
+        if len(f) >= 6:
+            lo, hi = f[4].split("-")
+            rows[f[0]] = {"upcalls": int(f[1]), "ir": float(f[2]),
+                          "ratio": float(f[3]), "lo": float(lo),
+                          "hi": float(hi), "allocs": float(f[5])}
+    sys.stderr.write(r.stdout)
+    return {"rows": rows, "text": r.stdout, "runs": o.upcall_runs,
+            "duration_s": time.monotonic() - t0}
 
 
 def machine(o):
@@ -437,9 +475,39 @@ def machine(o):
             "kernel": platform.release(), "bpftrace": bt,
             "quick": o.quick, "n": o.n, "n_event": o.n_event,
             "reps": o.reps, "del_reps": o.del_reps,
-            "instances": o.instances,
+            "instances": o.instances, "parts": o.parts,
+            "growth_reps": getattr(o, "growth_reps", 0),
             "command": "make bench" + (" QUICK=1" if o.quick else ""),
             "load_avg": os.getloadavg()}
+
+
+def report_only(o):
+    res = {}
+    parts = []
+    for path in o.report.split(","):
+        try:
+            with open(path) as f:
+                r = json.load(f)
+        except (OSError, ValueError) as e:
+            sys.stderr.write("bench: %s: %s\n" % (path, e))
+            return 1
+        parts += [x for x in r.get("meta", {}).get("parts", [])
+                  if x not in parts]
+        # A part that a run did not measure is there empty.
+        res.update({k: v for k, v in r.items()
+                    if v and (k != "meta" or "meta" not in res)})
+    if "meta" not in res:
+        sys.stderr.write("bench: no results in %s\n" % o.report)
+        return 1
+    res["meta"]["command"] = ("%d runs of make bench BENCH_PARTS=... "
+                              "(%s), merged"
+                              % (len(o.report.split(",")), ",".join(parts)))
+    os.makedirs(o.out, exist_ok=True)
+    import report
+    report.write(res, o.out, "results-merged",
+                 os.path.join(TOP, "bench", "flow-probes-bench.rst")
+                 if o.update_doc else None)
+    return 0
 
 
 def main():
@@ -452,11 +520,21 @@ def main():
     p.add_argument("--rundir", default=None)
     p.add_argument("--n", default=None,
                    help="comma-separated flow counts")
-    p.add_argument("--parts", default="idle,control,event,startup")
+    p.add_argument("--parts", default="idle,control,event,startup,"
+                   "callgrind,upcall-cg,growth,floor")
+    p.add_argument("--growth-n", default=None,
+                   help="comma-separated flow counts of the growth part")
+    p.add_argument("--growth-cg-max", type=int, default=None,
+                   help="largest N counted under callgrind in growth")
     p.add_argument("--update-doc", action="store_true")
     p.add_argument("--upstream-monitor", default=None, metavar="PATH",
                    help="also measure upstream's flow_reval_monitor.py")
+    p.add_argument("--report", default=None, metavar="JSON[,JSON...]",
+                   help="measure nothing: merge these results (later files "
+                   "win) and write their report")
     o = p.parse_args()
+    if o.report:
+        return report_only(o)
     if o.quick:
         o.n = [int(x) for x in (o.n or "2000").split(",")]
         o.n_event, o.reps, o.del_reps, o.startup_reps = 10000, 6, 2, 2
@@ -465,7 +543,24 @@ def main():
         o.n = [int(x) for x in (o.n or "10000,50000,100000").split(",")]
         o.n_event, o.reps, o.del_reps, o.startup_reps = 50000, 30, 6, 5
         o.instances = 3
+    if o.quick:
+        o.cg_rounds, o.upcall_packets, o.upcall_runs = 1, 300, 1
+        growth_n, cg_max = "2000,5000,10000,20000", 10000
+        o.growth_reps, o.floor_reps, o.floor_iter = 3, 3, 200000
+    else:
+        o.cg_rounds, o.upcall_packets, o.upcall_runs = 1, 2000, 3
+        growth_n = "10000,50000,100000,200000,500000,1000000"
+        cg_max = 100000
+        o.growth_reps, o.floor_reps, o.floor_iter = 5, 7, 1000000
+    o.growth_n = [int(x) for x in (o.growth_n or growth_n).split(",")]
+    if o.growth_cg_max is None:
+        o.growth_cg_max = cg_max
     o.parts = o.parts.split(",")
+    known = ("idle", "control", "event", "startup", "callgrind",
+             "upcall-cg", "growth", "floor")
+    for x in o.parts:
+        if x not in known:
+            p.error("unknown part '%s' (parts: %s)" % (x, ",".join(known)))
     o.out = os.path.abspath(o.out)
     o.rundir = os.path.abspath(o.rundir or os.path.join(o.out, "run"))
     os.makedirs(o.out, exist_ok=True)

@@ -24,6 +24,9 @@ import upstream
 
 BEGIN = ".. BEGIN GENERATED RESULTS (scripts/bench/report.py)"
 END = ".. END GENERATED RESULTS"
+BEGIN2 = ".. BEGIN GENERATED COUNTS (scripts/bench/report.py)"
+END2 = ".. END GENERATED COUNTS"
+TARGET_CG = 1.005
 
 TARGET_IDLE = 1.01
 TARGET_STEADY = 1.02
@@ -217,6 +220,187 @@ def rst(res):
     return "\n".join(out)
 
 
+def wrap(chunks):
+    out = []
+    for chunk in chunks:
+        if "\n==" in chunk or chunk.startswith("=="):
+            out.append(chunk)
+        else:
+            paras = chunk.split("\n\n")
+            out.append("\n\n".join(
+                textwrap.fill(x.strip("\n"), 79) if x.strip() else x
+                for x in paras) + "\n")
+    return "\n".join(out)
+
+
+def rst_counts(res):
+    """The parts callgrind, upcall-cg, growth and floor."""
+    m = res["meta"]
+    o = ["Run of %s, %s, on %d CPUs (%s), kernel %s; load average at start "
+         "%.1f.  Times are noisy (other jobs share the 2 cores); "
+         "instruction counts are not.\n"
+         % (m["date"], m["command"], m["nproc"], m["cpu"], m["kernel"],
+            m["load_avg"][0])]
+    cg = res.get("callgrind")
+    if cg:
+        o.append("\n**7. Instructions per revalidation round** "
+                 "(callgrind, nothing attached, keep rounds, revalidator "
+                 "thread; median of %d rounds per daemon; target: "
+                 "patched/base at most %.3f).  The A/A control is a second "
+                 "copy of the base binary.  The CPU-time ratios of part 1 "
+                 "and their A/A control are beside them.  The part took "
+                 "%.0f s.\n\n"
+                 % (cg["rounds"], TARGET_CG, cg["duration_s"]))
+        idle = res.get("idle_steady", {})
+        ctl = res.get("control")
+        rows = []
+        for n in sorted(cg["n"], key=int):
+            r = cg["n"][n]
+            cpu = idle.get(n, {}).get("none")
+            rows.append([n, "%.0f" % r["base"]["ir_round"],
+                         "%.0f" % r["patched"]["ir_round"],
+                         "%.1f / %.1f" % (r["base"]["ir_flow"],
+                                          r["patched"]["ir_flow"]),
+                         "%.5f" % r["ratio"], "%.5f" % r["aa"],
+                         " ".join(str(x["rounds"]) for s in cg["setups"]
+                                  for x in r[s]["runs"]),
+                         "%.0f" % r["patched"]["round_s"],
+                         "%.3f" % cpu["median"] if cpu else "-",
+                         "%.3f" % ctl["median"] if ctl and
+                         str(ctl["n"]) == n else "-",
+                         met(r["ratio"] <= TARGET_CG)])
+        o.append(table(["N flows", "base instr/round",
+                        "patched instr/round", "per flow (b / p)",
+                        "patched/base", "A/A (instr)", "rounds run",
+                        "s/round (valgrind)", "patched/base (CPU)",
+                        "A/A (CPU)", "target met"], rows))
+    up = res.get("upcall_cg")
+    if up and up["rows"]:
+        rw = up["rows"]
+        o.append("\n**8. Instructions per upcall** (callgrind, "
+                 "upcall_cb(), every packet a new flow, less the "
+                 "allocator's instructions, whose calls are counted "
+                 "instead; median of %d daemons per setup; the part took "
+                 "%.0f s)\n\n"
+                 % (up["runs"], up["duration_s"]))
+        rows = []
+        for k in ("base", "base-again", "disabled", "nomatch", "match"):
+            if k in rw:
+                x = rw[k]
+                rows.append([k, x["upcalls"], "%.1f" % x["ir"],
+                             "%.5f" % x["ratio"],
+                             "%.1f-%.1f" % (x["lo"], x["hi"]),
+                             "%.2f" % x.get("allocs", 0)])
+        o.append(table(["setup", "upcalls", "instr/upcall", "vs base",
+                        "min-max", "allocator calls/upcall"], rows))
+    g = res.get("growth")
+    if g:
+        o.append("\n**9. Growth** (one patched daemon from %s to %s "
+                 "flows; keep rounds, median of %d, revalidator on-CPU ms; "
+                 "each tool at its defaults attached for its rounds; "
+                 "instructions under callgrind up to %d flows, nothing "
+                 "attached; the part took %.0f s, %.0f s of it under "
+                 "callgrind)\n\n"
+                 % (g["n"][0], g["n"][-1], res["meta"].get("growth_reps", 0),
+                    g["cg_max"], g["duration_s"], g.get("cg_s", 0)))
+        setups = [s for s in ("none", "watch_flows", "filter_probe")
+                  if s in g["fit"]]
+        rows = []
+        for n in g["n"]:
+            t = g["time"].get(n)
+            if not t:
+                continue
+            ins = g["instr"].get(n)
+            rows.append([n] + ["%.1f (%d)" % (t[s]["cpu_ms"],
+                                              t[s]["wall_ms"])
+                               for s in setups]
+                        + ["%.0f" % ins["ir_round"] if ins else "-",
+                           "%.1f" % ins["ir_flow"] if ins else "-",
+                           "%.0f" % t["fill_s"]])
+        o.append(table(["N flows"] + ["%s CPU ms (wall)" % LABEL[s]
+                                      for s in setups]
+                       + ["instr/round", "instr/flow", "fill s"], rows))
+        o.append("\nLeast-squares line per setup, on-CPU time per round "
+                 "against N:\n\n")
+        rows = [[LABEL[s], "%.3f" % g["fit"][s]["us_per_flow"],
+                 "%.2f" % g["fit"][s]["intercept_ms"],
+                 "%.4f" % g["fit"][s]["r2"]] for s in setups]
+        if "instr" in g["fit"]:
+            f = g["fit"]["instr"]
+            rows.append(["instructions (callgrind)",
+                         "%.1f instr/flow" % f["per_flow"],
+                         "%.0f instr" % f["intercept"], "%.6f" % f["r2"]])
+        o.append(table(["setup", "us/flow", "intercept ms", "r^2"], rows))
+        if g["burst"]:
+            o.append("\nBurst: one revalidator/purge of all %s flows, each "
+                     "tool at its defaults:\n\n" % g["n"][-1])
+            rows = [[LABEL[t], b["expected"], b["delivered"], b["lost"],
+                     "%.1f" % b["purge_s"],
+                     met(b["delivered"] == b["expected"] and not b["lost"])]
+                    for t, b in sorted(g["burst"].items())]
+            o.append(table(["tool", "expected", "delivered",
+                            "lost (as reported)", "purge s", "target met"],
+                           rows))
+    fl = res.get("floor")
+    if fl:
+        o.append("\n**10. Probe floor** (bpftrace count() on a probe fired "
+                 "%d times in a loop that does nothing else, "
+                 "scripts/bench/usdt-floor.c; on-CPU ns per event, traced "
+                 "less bare, medians of %d runs each)\n\n"
+                 % (fl["iterations"], len(fl["nop"]["nop1"]["bare_ns"])))
+        rows = []
+        for nop in ("nop1", "nop5"):
+            x = fl["nop"][nop]
+            bare = sorted(x["bare_ns"])[len(x["bare_ns"]) // 2]
+            rows.append([nop, "%s (%s bytes)" % (x["insn"], x["bytes"]),
+                         "%.1f" % bare,
+                         " ".join("%.0f" % v for v in x["traced_ns"]),
+                         "%.0f" % x["ns_per_event"]])
+        o.append(table(["probe", "site", "bare ns/iteration",
+                        "traced ns/iteration (runs)", "floor ns/event"],
+                       rows))
+        o.append("\nFloor at nop1 / at nop5: %.0f / %.0f ns per event.  "
+                 "The probe sites of the two ovs-vswitchd binaries: %s.\n"
+                 % (fl["nop"]["nop1"]["ns_per_event"],
+                    fl["nop"]["nop5"]["ns_per_event"],
+                    "; ".join("%s ``%s``: %s bytes"
+                              % (k.split()[0], k.split()[1], v["bytes"])
+                              for k, v in sorted(fl["sites"].items()))))
+    return wrap(o)
+
+
+def plot_growth(res, path):
+    g = res.get("growth")
+    if not g or not g["time"]:
+        return None
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ns = [n for n in g["n"] if n in g["time"]]
+    x = [int(n) for n in ns]
+    for s, mark in (("none", "o"), ("watch_flows", "^"),
+                    ("filter_probe", "s")):
+        if s not in g["fit"]:
+            continue
+        y = [g["time"][n][s]["cpu_ms"] for n in ns]
+        f = g["fit"][s]
+        pts = ax.plot(x, y, mark, label="%s (%.3f us/flow)"
+                      % ("patched, " + LABEL[s], f["us_per_flow"]))[0]
+        ax.plot([0, max(x)], [f["intercept_ms"], f["intercept_ms"]
+                              + f["us_per_flow"] * max(x) / 1000], "-",
+                color=pts.get_color(), alpha=0.5)
+    ax.set_xlabel("datapath flows (N)")
+    ax.set_ylabel("revalidator on-CPU ms per keep round (median)")
+    ax.set_title("Growth, with least-squares lines (%s)"
+                 % res["meta"]["date"])
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
+
+
 def plot(res, path):
     try:
         import matplotlib
@@ -258,21 +442,41 @@ def plot(res, path):
     return path
 
 
+OLD_PARTS = ("idle_steady", "per_event", "startup", "control")
+NEW_PARTS = ("callgrind", "upcall_cg", "growth", "floor")
+
+
 def write(res, outdir, name, doc=None):
-    text = rst(res)
+    """Writes the tables and plots; with 'doc', the blocks of its Results
+    section whose parts this run measured."""
+    has_old = any(res.get(k) for k in OLD_PARTS)
+    has_new = any(res.get(k) for k in NEW_PARTS)
+    text = rst(res) if has_old else ""
+    text2 = rst_counts(res) if has_new else ""
     with open(os.path.join(outdir, name + ".rst"), "w") as f:
-        f.write(text)
-    png = plot(res, os.path.join(outdir, name + ".png"))
-    sys.stdout.write(text)
-    if png:
-        sys.stdout.write("\nplot: %s\n" % png)
+        f.write(text + ("\n" if text and text2 else "") + text2)
+    png = plot(res, os.path.join(outdir, name + ".png")) if has_old else None
+    png2 = plot_growth(res, os.path.join(outdir, name + "-growth.png"))
+    sys.stdout.write(text + text2)
+    for p in (png, png2):
+        if p:
+            sys.stdout.write("\nplot: %s\n" % p)
     if doc:
-        old = open(doc).read()
-        new = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END),
-                     lambda m: BEGIN + "\n\n" + text + "\n" + END, old,
-                     flags=re.S)
+        new = open(doc).read()
+        # The first block only from a run of all of its parts: a partial
+        # one would drop the others' tables.
+        whole = all(res.get(k) for k in OLD_PARTS)
+        for ok, b, e, t in ((whole, BEGIN, END, text),
+                            (has_new, BEGIN2, END2, text2)):
+            if ok:
+                new = re.sub(re.escape(b) + ".*?" + re.escape(e),
+                             lambda m: b + "\n\n" + t + "\n" + e, new,
+                             flags=re.S)
         with open(doc, "w") as f:
             f.write(new)
         sys.stdout.write("updated %s\n" % doc)
-        if png:
-            shutil.copyfile(png, os.path.splitext(doc)[0] + ".png")
+        stem = os.path.splitext(doc)[0]
+        if png and whole:
+            shutil.copyfile(png, stem + ".png")
+        if png2:
+            shutil.copyfile(png2, stem + "-growth.png")
