@@ -48,8 +48,9 @@ from ovsbench import Switch, packet_hex  # noqa: E402
 import tools  # noqa: E402
 
 TOP = tools.TOP
-TOOLS_DEFAULT = ["watch_flows", "filter_probe"]
-TOOLS_EVENT = ["floor", "watch_flows", "filter_probe", "filter_probe_1pct"]
+TOOLS_DEFAULT = ["watch_flows", "filter_probe", "flowwatch"]
+TOOLS_EVENT = ["floor", "watch_flows", "filter_probe", "filter_probe_1pct",
+               "flowwatch", "flowwatch_1pct"]
 T0 = time.monotonic()
 
 

@@ -30,7 +30,9 @@ TARGET_UNFILTERED = 2.0
 TARGET_START = {"watch_flows": 0.5, "filter_probe": 2.0}
 LABEL = {"none": "nothing attached", "floor": "bpftrace count() (floor)",
          "watch_flows": "watch_flows.bt", "filter_probe": "filter_probe.py",
-         "filter_probe_1pct": "filter_probe.py -f (1% of flows)"}
+         "filter_probe_1pct": "filter_probe.py -f (1% of flows)",
+         "flowwatch": "ovs-flowwatch",
+         "flowwatch_1pct": "ovs-flowwatch -f (1% of flows)"}
 
 
 def table(header, rows):
@@ -110,7 +112,7 @@ def rst(res):
                  % (res["per_event_n"], TARGET_FILTERED, TARGET_UNFILTERED))
         rows = []
         for t in ("floor", "watch_flows", "filter_probe",
-                  "filter_probe_1pct"):
+                  "filter_probe_1pct", "flowwatch", "flowwatch_1pct"):
             if t not in pe:
                 continue
             r = [LABEL[t]]
@@ -133,7 +135,7 @@ def rst(res):
                  % TARGET_STEADY)
         rows = []
         for n in sorted(idle, key=int):
-            for t in ("watch_flows", "filter_probe"):
+            for t in ("watch_flows", "filter_probe", "flowwatch"):
                 s = idle[n].get(t)
                 if not s or "median" not in s:
                     rows.append([n, LABEL[t], "not measured", "-", "-",
