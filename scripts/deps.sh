@@ -9,7 +9,7 @@ pkgs="openvswitch-source autoconf automake libtool build-essential pkg-config
       libssl-dev libcap-ng-dev systemtap-sdt-dev python3 python3-sortedcontainers
       python3-netaddr python3-pyparsing bpftrace python3-bpfcc bpfcc-tools
       linux-headers-amd64 python3-psutil python3-scapy python3-pytest flake8
-      python3-matplotlib valgrind gdb
+      python3-matplotlib valgrind gdb libbpf-dev bpftool clang
       iproute2 procps"
 
 if [ "$(id -u)" != 0 ]; then

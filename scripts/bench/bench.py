@@ -51,9 +51,10 @@ import tools  # noqa: E402
 import upstream  # noqa: E402
 
 TOP = tools.TOP
-TOOLS_DEFAULT = ["watch_flows", "filter_probe"]
+TOOLS_DEFAULT = ["watch_flows", "filter_probe", "flowwatch"]
 TOOLS_EVENT = ["floor", "floor_del", "watch_flows", "watch_flows_quiet",
-               "filter_probe", "filter_probe_1pct"]
+               "filter_probe", "filter_probe_1pct", "flowwatch",
+               "flowwatch_1pct"]
 T0 = time.monotonic()
 
 

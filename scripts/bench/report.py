@@ -39,6 +39,8 @@ LABEL = {"none": "nothing attached", "floor": "bpftrace count() (floor)",
          "filter_probe_1pct": "filter_probe.py -f (1% of flows)",
          "watch_flows_quiet": "watch_flows_quiet.bt (counts only)",
          "floor_del": "count(), also on the removal probe",
+         "flowwatch": "ovs-flowwatch",
+         "flowwatch_1pct": "ovs-flowwatch -f (1% of flows)",
          upstream.NAME: upstream.LABEL}
 
 
@@ -120,7 +122,8 @@ def rst(res):
                  % (res["per_event_n"], TARGET_FILTERED, TARGET_UNFILTERED))
         rows = []
         for t in ("floor", "floor_del", "watch_flows", "watch_flows_quiet",
-                  "filter_probe", "filter_probe_1pct", upstream.NAME):
+                  "filter_probe", "filter_probe_1pct", "flowwatch",
+                  "flowwatch_1pct", upstream.NAME):
             if t not in pe:
                 continue
             r = [LABEL[t]]
@@ -144,7 +147,7 @@ def rst(res):
                  % TARGET_STEADY)
         rows = []
         for n in sorted(idle, key=int):
-            for t in ("watch_flows", "filter_probe"):
+            for t in ("watch_flows", "filter_probe", "flowwatch"):
                 s = idle[n].get(t)
                 if not s or "median" not in s:
                     rows.append([n, LABEL[t], "not measured", "-", "-",

@@ -25,6 +25,8 @@ import psutil
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 USDT = os.path.join(TOP, "utilities", "usdt-scripts")
 PYTHON = "/usr/bin/python3"
+# ovs-flowwatch, the C tool on libbpf, as build/ovs built it.
+FLOWWATCH = os.path.join(TOP, "build", "ovs", "utilities", "ovs-flowwatch")
 
 UFID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-"
                      r"[0-9a-f]{12}")
@@ -61,6 +63,11 @@ def tool_argv(name, exe, pid):
     if name == "filter_probe":
         return [PYTHON, os.path.join(USDT, "filter_probe.py"), "-p",
                 str(pid)]
+    if name == "flowwatch":
+        return [FLOWWATCH, "-p", str(pid)]
+    if name == "flowwatch_1pct":
+        from ovsbench import FILTER_1PCT
+        return [FLOWWATCH, "-p", str(pid), "-f", FILTER_1PCT]
     if name == "filter_probe_1pct":
         from ovsbench import FILTER_1PCT
         return [PYTHON, os.path.join(USDT, "filter_probe.py"), "-p",
@@ -75,6 +82,9 @@ def prints_events(name):
 
 
 def is_placeholder(name):
+    if name.startswith("flowwatch"):
+        # Not built: configure did not find libbpf, clang or bpftool.
+        return not os.access(FLOWWATCH, os.X_OK)
     if name != "watch_flows":
         return False
     text = open(os.path.join(USDT, "watch_flows.bt")).read()
