@@ -121,6 +121,8 @@ class Bench(object):
         self.log = log
         self.bins = {"base": self.snapshot(opts.base, "base"),
                      "patched": self.snapshot(opts.patched, "patched")}
+        # The tools measured in steady state, bursts and growth.
+        self.tools_default = TOOLS_DEFAULT
         if opts.upstream_monitor:       # Upstream's, next to ours.
             upstream.setup(self, opts.upstream_monitor, TOOLS_DEFAULT)
 

@@ -76,7 +76,7 @@ def growth_part(bench):
     limit = max(ns) * 20
     res = {"n": [str(n) for n in ns], "time": {}, "instr": {}, "burst": {},
            "fit": {}, "cg_max": o.growth_cg_max}
-    setups = ["none"] + [t for t in ("watch_flows", "filter_probe")
+    setups = ["none"] + [t for t in bench.tools_default
                          if t in bench.tools_ok]
     t0 = time.monotonic()
     try:

@@ -306,8 +306,7 @@ def rst_counts(res):
                  "callgrind)\n\n"
                  % (g["n"][0], g["n"][-1], res["meta"].get("growth_reps", 0),
                     g["cg_max"], g["duration_s"], g.get("cg_s", 0)))
-        setups = [s for s in ("none", "watch_flows", "filter_probe")
-                  if s in g["fit"]]
+        setups = [s for s in GROWTH_SETUPS if s in g["fit"]]
         rows = []
         for n in g["n"]:
             t = g["time"].get(n)
@@ -372,6 +371,11 @@ def rst_counts(res):
     return wrap(o)
 
 
+# The growth part's setups, in the order of its tables and plot.
+GROWTH_SETUPS = ("none", "watch_flows", "filter_probe", "flowwatch",
+                 upstream.NAME)
+
+
 def plot_growth(res, path):
     g = res.get("growth")
     if not g or not g["time"]:
@@ -382,8 +386,7 @@ def plot_growth(res, path):
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ns = [n for n in g["n"] if n in g["time"]]
     x = [int(n) for n in ns]
-    for s, mark in (("none", "o"), ("watch_flows", "^"),
-                    ("filter_probe", "s")):
+    for s, mark in zip(GROWTH_SETUPS, "o^sDv"):
         if s not in g["fit"]:
             continue
         y = [g["time"][n][s]["cpu_ms"] for n in ns]

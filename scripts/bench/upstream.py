@@ -215,7 +215,7 @@ def rst(res, table):
     chunks, paragraphs or a table, as report.rst() builds them."""
     u = res["upstream"]
     r = u.get("reasons", {})
-    o = ["\n**7. Upstream's flow_reval_monitor.py next to ours** (the "
+    o = ["\n**11. Upstream's flow_reval_monitor.py next to ours** (the "
          "user's copy, %s, sha256 %s..., run as %s, rewritten: %s; its "
          "pahole -C ... --compile is a stand-in that prints, from the "
          "binary's DWARF read by gdb, definitions of udpif_key, ovs_u128 "
