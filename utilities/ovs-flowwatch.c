@@ -142,15 +142,22 @@ static void write_output(void);
 /* Reports an error in one line on stderr and exits with status 1. */
 OVS_NO_RETURN static void fail(const char *fmt, ...) OVS_PRINTF_FORMAT(1, 2);
 
+/* Writes "PROGRAM: MESSAGE SUFFIX" as one line on stderr. */
+static void
+vreport(const char *suffix, const char *fmt, va_list args)
+{
+    fprintf(stderr, "%s: ", program_name);
+    vfprintf(stderr, fmt, args);
+    fprintf(stderr, "%s\n", suffix);
+}
+
 static void
 fail(const char *fmt, ...)
 {
     va_list args;
 
     va_start(args, fmt);
-    fprintf(stderr, "%s: ", program_name);
-    vfprintf(stderr, fmt, args);
-    fputc('\n', stderr);
+    vreport("", fmt, args);
     va_end(args);
     exit(EXIT_FAILURE);
 }
@@ -161,9 +168,7 @@ warn(const char *fmt, ...)
     va_list args;
 
     va_start(args, fmt);
-    fprintf(stderr, "%s: ", program_name);
-    vfprintf(stderr, fmt, args);
-    fputc('\n', stderr);
+    vreport("", fmt, args);
     va_end(args);
 }
 
@@ -173,9 +178,7 @@ bad_option(const char *fmt, ...)
     va_list args;
 
     va_start(args, fmt);
-    fprintf(stderr, "%s: ", program_name);
-    vfprintf(stderr, fmt, args);
-    fprintf(stderr, " (see --help)\n");
+    vreport(" (see --help)", fmt, args);
     va_end(args);
     exit(2);
 }
