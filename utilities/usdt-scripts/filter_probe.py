@@ -38,9 +38,9 @@
 # the install probes' programs tail-call (so that the kernel verifies its
 # loops once), so only the flows that match it are followed, and the
 # verdicts on the other flows are dropped in the kernel, after one hash
-# lookup: a filter that matches nothing wakes up nothing in user space.  Without -f, every flow is
-# followed, including those installed before the script started (their
-# lifetime is then unknown).
+# lookup: a filter that matches nothing wakes up nothing in user space.
+# Without -f, every flow is followed, including those installed before the
+# script started (their lifetime is then unknown).
 #
 # Example output: ovs-vswitchd (userspace datapath) with the OpenFlow rules
 # "ip,nw_src=10.0.0.1,actions=output:2" and the same for 10.0.0.2, and
