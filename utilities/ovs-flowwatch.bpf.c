@@ -97,7 +97,7 @@ struct attr_index {
 
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
-    __uint(max_entries, 4096 * 1024);
+    __uint(max_entries, 4096 * 512);  /* Set again at load. */
 } events SEC(".maps");
 
 /* A plain hash, not an LRU one, which may evict before it is full: an

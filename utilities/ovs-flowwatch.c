@@ -54,7 +54,10 @@
 #include "ovs-flowwatch.h"
 #include "utilities/ovs-flowwatch.skel.h"
 
-#define DEFAULT_PAGE_COUNT 1024
+/* 2 MiB of ring buffer with 4 KiB pages: mapped twice (libbpf maps the
+ * data pages twice, so that records wrap around), it is most of the
+ * resident size. */
+#define DEFAULT_PAGE_COUNT 512
 #define DEFAULT_MAX_FLOWS 65536
 #define WAKEUP_EVERY 16         /* Records per wake-up of user space. */
 #define POLL_MS 100             /* Longest wait for a record. */
