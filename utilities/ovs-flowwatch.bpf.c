@@ -55,13 +55,18 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Set by user space before the program is loaded. */
 const volatile __u32 follow_all = 1;    /* No filter: follow every flow. */
 const volatile __u32 n_terms = 0;       /* Terms in 'terms'. */
-const volatile __u32 wakeup_every = 16; /* Wake up user space this often. */
 const volatile __u64 ring_size = 0;     /* Bytes in 'events'. */
 const volatile struct fw_term terms[FW_MAX_TERMS] = {};
 
 /* Counters (enum fw_stat), read by user space through the skeleton. */
 __u64 fw_stats[FW_ST_MAX] = {};
-__u64 n_events = 0;
+
+/* At least the number of entries in 'removed' and in 'unfollowed' (raised
+ * before an insertion, lowered after a deletion that found the entry; an
+ * LRU eviction leaves it high): while it is 0, the map is empty and the
+ * verdicts of the flows that are not followed skip its lookup. */
+__u64 n_removed = 0;
+__u64 n_unfollowed = 0;
 
 struct flow {
     __u64 install_ns;
@@ -158,19 +163,38 @@ count(int i)
     }
 }
 
-/* The flags of a ring buffer write: no wake-up, except for every
- * 'wakeup_every'th record and when the buffer is half full.  User space
- * polls with a timeout too, so that no record waits long. */
+/* The flags of a ring buffer write: no wake-up until the buffer is a
+ * quarter full, since a wake-up costs the probed thread more than the rest
+ * of the program (an interrupt to itself, a trap to the hypervisor in a
+ * virtual machine).  User space also reads the buffer every 100 ms. */
 static __always_inline __u64
 wakeup_flags(void)
 {
-    __u64 n = __sync_fetch_and_add(&n_events, 1);
-
-    if (wakeup_every <= 1 || n % wakeup_every == 0
-        || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= ring_size / 2) {
+    if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= ring_size / 4) {
         return BPF_RB_FORCE_WAKEUP;
     }
     return BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void
+side_insert(void *map, __u64 *n, struct ufid *ufid, void *value)
+{
+    __sync_fetch_and_add(n, 1);
+    bpf_map_update_elem(map, ufid, value, BPF_ANY);
+}
+
+static __always_inline void
+side_delete(void *map, __u64 *n, struct ufid *ufid)
+{
+    if (*n && !bpf_map_delete_elem(map, ufid)) {
+        __sync_fetch_and_add(n, -1);
+    }
+}
+
+static __always_inline void *
+side_lookup(void *map, __u64 *n, struct ufid *ufid)
+{
+    return *n ? bpf_map_lookup_elem(map, ufid) : NULL;
 }
 
 static __always_inline void
@@ -349,7 +373,7 @@ install(__u64 put_ptr)
         if (!follow_all) {
             __u32 why = FW_KEY_FAILED;
 
-            bpf_map_update_elem(&unfollowed, &ufid, &why, BPF_ANY);
+            side_insert(&unfollowed, &n_unfollowed, &ufid, &why);
             return 0;
         }
     } else if (!filter_match(ev->data, kn, mn)) {
@@ -360,12 +384,12 @@ install(__u64 put_ptr)
     if (follow_all) {
         bpf_map_delete_elem(&deleting, &ufid);
     }
-    bpf_map_delete_elem(&removed, &ufid);
+    side_delete(&removed, &n_removed, &ufid);
     if (bpf_map_update_elem(&followed, &ufid, &flow, BPF_NOEXIST)) {
         __u32 why = FW_MAP_FULL;
 
         count(FW_ST_MAP_FULL);
-        bpf_map_update_elem(&unfollowed, &ufid, &why, BPF_ANY);
+        side_insert(&unfollowed, &n_unfollowed, &ufid, &why);
         ev->status = FW_MAP_FULL;
     } else {
         count(FW_ST_FOLLOWED);
@@ -409,7 +433,7 @@ int BPF_USDT(on_remove, void *dpif, void *del)
         /* The revalidator's own deletion, reported by its verdict. */
         return 0;
     }
-    if (bpf_map_lookup_elem(&removed, &ufid)) {
+    if (side_lookup(&removed, &n_removed, &ufid)) {
         /* Another PMD thread's copy of the flow. */
         return 0;
     }
@@ -423,7 +447,7 @@ int BPF_USDT(on_remove, void *dpif, void *del)
         ev.install_ns = gone.install_ns = flow->install_ns;
         bpf_map_delete_elem(&followed, &ufid);
     }
-    bpf_map_update_elem(&removed, &ufid, &gone, BPF_ANY);
+    side_insert(&removed, &n_removed, &ufid, &gone);
     count(FW_ST_REMOVALS);
     fill_hdr(&ev.hdr, FW_EV_REMOVE);
     __builtin_memcpy(ev.hdr.ufid, ufid.w, sizeof ufid.w);
@@ -447,22 +471,22 @@ verdict(__u32 phase, __u32 result, __u32 reason, __u64 ufid_ptr)
 
     flow = bpf_map_lookup_elem(&followed, &ufid);
     if (!flow) {
-        gone = bpf_map_lookup_elem(&removed, &ufid);
+        gone = side_lookup(&removed, &n_removed, &ufid);
     }
     if (gone) {
         /* The ukey of a flow no longer in the datapath. */
         ev.install_ns = gone->install_ns;
         ev.removed_ns = gone->removed_ns;
         if (result == UKEY_DELETE) {
-            bpf_map_delete_elem(&removed, &ufid);
+            side_delete(&removed, &n_removed, &ufid);
         }
     } else if (!flow) {
-        if (bpf_map_lookup_elem(&unfollowed, &ufid)) {
+        if (side_lookup(&unfollowed, &n_unfollowed, &ufid)) {
             /* Not followed for want of room or of its key: not a verdict
              * that the filter dropped. */
             count(FW_ST_UNFOLLOWED);
             if (result == UKEY_DELETE) {
-                bpf_map_delete_elem(&unfollowed, &ufid);
+                side_delete(&unfollowed, &n_unfollowed, &ufid);
             }
             if (!follow_all) {
                 return 0;

@@ -59,7 +59,6 @@
  * resident size. */
 #define DEFAULT_PAGE_COUNT 512
 #define DEFAULT_MAX_FLOWS 65536
-#define WAKEUP_EVERY 16         /* Records per wake-up of user space. */
 #define POLL_MS 100             /* Longest wait for a record. */
 
 /* As enum flow_del_reason and the UKEY_* results of
@@ -1401,7 +1400,6 @@ main(int argc, char *argv[])
     }
     skel->rodata->follow_all = !filter_expr;
     skel->rodata->n_terms = n_terms;
-    skel->rodata->wakeup_every = WAKEUP_EVERY;
     skel->rodata->ring_size = (uint64_t) page_count * getpagesize();
     memcpy((void *) skel->rodata->terms, terms,
            n_terms * sizeof terms[0]);
@@ -1471,7 +1469,8 @@ main(int argc, char *argv[])
             status = 1;
             break;
         }
-        /* Records written without a wake-up. */
+        /* Records written without a wake-up (the BPF program wakes us
+         * only once the buffer is a quarter full). */
         ring_buffer__consume(rb);
         check_counts();
         write_output();
