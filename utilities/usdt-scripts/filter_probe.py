@@ -276,7 +276,9 @@ def format_ufid(raw):
 # The BPF program.
 #
 EBPF_SOURCE = r"""
-#include <linux/sched.h>
+/* TASK_COMM_LEN, without <linux/sched.h>: compiling that header took
+ * about half of the tool's start-up. */
+#define COMM_LEN 16
 
 #define MAX_KEY <MAX_KEY>
 #define IDX (2 * MAX_KEY - 1)
@@ -309,7 +311,7 @@ struct hdr_t {
     u32 type;
     u32 tid;
     u64 ts;
-    char comm[TASK_COMM_LEN];
+    char comm[COMM_LEN];
     struct ufid_t ufid;
 };
 
