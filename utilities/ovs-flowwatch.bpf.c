@@ -163,14 +163,23 @@ count(int i)
     }
 }
 
-/* The flags of a ring buffer write: no wake-up until the buffer is a
- * quarter full, since a wake-up costs the probed thread more than the rest
- * of the program (an interrupt to itself, a trap to the hypervisor in a
- * virtual machine).  User space also reads the buffer every 100 ms. */
+/* When the program last woke user space (CLOCK_MONOTONIC, ns). */
+__u64 last_wakeup_ns = 0;
+
+#define WAKEUP_NS 10000000      /* At most one wake-up per 10 ms. */
+
+/* The flags of a ring buffer write at 'now': a wake-up costs the probed
+ * thread more than the rest of the program (an interrupt to itself, a trap
+ * to the hypervisor in a virtual machine), so there is one at most every
+ * 10 ms, and another whenever the buffer is a quarter full.  The records
+ * written in between are read at the next wake-up or at user space's own
+ * read, 100 ms after its last one. */
 static __always_inline __u64
-wakeup_flags(void)
+wakeup_flags(__u64 now)
 {
-    if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= ring_size / 4) {
+    if (now - last_wakeup_ns >= WAKEUP_NS
+        || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= ring_size / 4) {
+        last_wakeup_ns = now;   /* A race between CPUs is harmless. */
         return BPF_RB_FORCE_WAKEUP;
     }
     return BPF_RB_NO_WAKEUP;
@@ -197,10 +206,13 @@ side_lookup(void *map, __u64 *n, struct ufid *ufid)
     return *n ? bpf_map_lookup_elem(map, ufid) : NULL;
 }
 
+/* Writes the record 'data', whose header has been filled in. */
 static __always_inline void
 emit(void *data, __u64 size)
 {
-    if (bpf_ringbuf_output(&events, data, size, wakeup_flags())) {
+    __u64 now = ((struct fw_hdr *) data)->ts;
+
+    if (bpf_ringbuf_output(&events, data, size, wakeup_flags(now))) {
         count(FW_ST_LOST);
     } else {
         count(FW_ST_SENT);
@@ -406,17 +418,34 @@ install(__u64 put_ptr)
     return 0;
 }
 
-SEC("usdt")
-int BPF_USDT(on_install, void *dpif, void *put)
+/* Argument 'i' of the probe that fired, or 0 if it cannot be read.  Each
+ * read looks up the probe's argument specification, so the programs read
+ * only the arguments that they use (libbpf's BPF_USDT() reads every one up
+ * to the last that it names). */
+static __always_inline __u64
+usdt_arg(struct pt_regs *ctx, __u64 i)
 {
-    return install((__u64) put);
+    long value = 0;
+
+    bpf_usdt_arg(ctx, i, &value);
+    return value;
 }
 
-/* A flow leaves the datapath: 'del' is a struct dpif_flow_del, whose UFID
- * pointer is at offset 16. */
+/* A flow enters the datapath: argument 1 is a struct dpif_flow_put. */
 SEC("usdt")
-int BPF_USDT(on_remove, void *dpif, void *del)
+int
+on_install(struct pt_regs *ctx)
 {
+    return install(usdt_arg(ctx, 1));
+}
+
+/* A flow leaves the datapath: argument 1 is a struct dpif_flow_del, whose
+ * UFID pointer is at offset 16. */
+SEC("usdt")
+int
+on_remove(struct pt_regs *ctx)
+{
+    void *del = (void *) usdt_arg(ctx, 1);
     struct fw_remove ev = {};
     struct ufid ufid;
     struct flow *flow;
@@ -518,16 +547,24 @@ verdict(__u32 phase, __u32 result, __u32 reason, __u64 ufid_ptr)
     return 0;
 }
 
-SEC("usdt")
-int BPF_USDT(on_dump, void *udpif, void *ukey, int result, int reason,
-             void *ufid)
+/* A verdict: arguments 2 to 4 are its result, its reason and the UFID. */
+static __always_inline int
+on_verdict(struct pt_regs *ctx, __u32 phase)
 {
-    return verdict(0, result, reason, (__u64) ufid);
+    return verdict(phase, (int) usdt_arg(ctx, 2), (int) usdt_arg(ctx, 3),
+                   usdt_arg(ctx, 4));
 }
 
 SEC("usdt")
-int BPF_USDT(on_sweep, void *udpif, void *ukey, int result, int reason,
-             void *ufid)
+int
+on_dump(struct pt_regs *ctx)
 {
-    return verdict(1, result, reason, (__u64) ufid);
+    return on_verdict(ctx, 0);
+}
+
+SEC("usdt")
+int
+on_sweep(struct pt_regs *ctx)
+{
+    return on_verdict(ctx, 1);
 }

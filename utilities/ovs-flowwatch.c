@@ -1470,7 +1470,7 @@ main(int argc, char *argv[])
             break;
         }
         /* Records written without a wake-up (the BPF program wakes us
-         * only once the buffer is a quarter full). */
+         * at most once per 10 ms, unless the buffer is a quarter full). */
         ring_buffer__consume(rb);
         check_counts();
         write_output();
