@@ -31,8 +31,10 @@ from per-thread random seeds (fixed-seed.c, preloaded, and no address
 randomization fix them), the order in which flows and ports enter hash
 tables and where malloc puts the ports (CgSwitch's fill, port numbers and
 PRECONFIGURE), and work on timers (no logging; TIMED is counted apart).
-With these, two daemons of the same binary count the same to a few parts
-per million.
+What malloc returns still differs between daemons now and then: the
+lookups of LAYOUT, whose cost depends on it, are counted apart too.  With
+these, two daemons of the same binary count the same to a few parts per
+million.
 """
 
 import glob
@@ -180,6 +182,13 @@ class CgSwitch(Switch):
 # lasts 50 times longer under callgrind than natively.  Its inclusive cost
 # is counted apart ("timed").  (Logging, also on a timer, is off.)
 TIMED = ("udpif_get_n_flows",)
+# Lookups whose cost depends on where malloc put what they look up, and
+# that the series does not change: a translation finds the input port's
+# xport in a hash table by the address of its struct ofport_dpif, and two
+# daemons of one binary were seen 5 instructions per flow and round apart
+# there, one of them walking a longer bucket.  Their inclusive cost is
+# counted apart ("timed", with TIMED).
+LAYOUT = ("xport_lookup",)
 # The allocator (glibc's): what malloc() costs depends on the heap's
 # history, which in the main thread includes work done on timers between
 # the upcalls.  Its functions' own instructions are counted apart, and the
@@ -201,9 +210,9 @@ def is_alloc(name):
 
 def parse(path):
     """Totals of one callgrind part file: instructions, of which on a timer
-    (TIMED, inclusive) and in the allocator (its functions' own, and the
-    calls into it), whether it is the revalidator thread's, and its calls
-    to revalidator_sweep__()."""
+    or in a layout-dependent lookup (TIMED and LAYOUT, inclusive) and in
+    the allocator (its functions' own, and the calls into it), whether it
+    is the revalidator thread's, and its calls to revalidator_sweep__()."""
     ir = None
     rounds = 0
     timed = 0
@@ -218,7 +227,7 @@ def parse(path):
             if in_call:
                 # The line after calls=: position and inclusive cost.
                 in_call = False
-                if cfn and cfn.split()[0] in TIMED:
+                if cfn and cfn.split()[0] in TIMED + LAYOUT:
                     timed += int(line.split()[-1])
                 continue
             c = line[:1]
