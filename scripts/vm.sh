@@ -61,9 +61,20 @@ guest() {
     mkdir -p /dev/pts /dev/shm
     mount -t devpts devpts /dev/pts
     mount -t tmpfs tmpfs /dev/shm
+    # A tree under one of the directories that get a tmpfs (a clone in
+    # /tmp) would be hidden by it, with its build directory: it is set
+    # aside on /mnt first, then mounted back at its path.
+    local d hidden=""
+    for d in /tmp /run /var/tmp /var/log; do
+        case $top/ in "$d"/*) hidden=$d ;; esac
+    done
+    [ -z "$hidden" ] || mount --rbind "$top" /mnt
     for d in /tmp /run /var/tmp /var/log; do
         mount -t tmpfs tmpfs "$d"
     done
+    if [ -n "$hidden" ]; then
+        mkdir -p "$top" && mount --rbind /mnt "$top"
+    fi
     mkdir -p /run/lock
     mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
     mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
