@@ -283,8 +283,8 @@ def rst_counts(res):
         o.append("\n**8. Instructions per upcall** (callgrind, "
                  "upcall_cb(), every packet a new flow, less the "
                  "allocator's instructions, whose calls are counted "
-                 "instead; median of %d daemons per setup; the part took "
-                 "%.0f s)\n\n"
+                 "instead, and those of xport_lookup(); median of %d "
+                 "daemons per setup; the part took %.0f s)\n\n"
                  % (up["runs"], up["duration_s"]))
         rows = []
         for k in ("base", "base-again", "disabled", "nomatch", "match"):

@@ -13,8 +13,9 @@
 #   match       tracing enabled, every upcall traced (64-trace ring)
 #
 # Prints the median over RUNS daemons of the instructions per upcall (less
-# the allocator's, whose calls per upcall are printed instead), its ratio to
-# base, and the spread.
+# the allocator's, whose calls per upcall are printed instead, and less what
+# scripts/bench/cgrounds.py counts apart: work on timers, xport_lookup()),
+# its ratio to base, and the spread.
 #
 # The count is the same from one daemon to the next: fixed-seed.c,
 # preloaded, gives every thread the same random seed in every run (hence the
