@@ -130,11 +130,26 @@ VLOG_DEFINE_THIS_MODULE(ofproto_dpif_upcall_trace);
 /* Trace ids are unique in the process, never reused, and never 0. */
 static atomic_uint64_t uptrace_next_id = ATOMIC_VAR_INIT(1);
 
-/* An upcall filter.  Immutable while it is published in 'uptrace->filter'. */
+/* One 64-bit word of an upcall filter: a flow matches it if the flow's word
+ * number 'idx' (as flow_u64_value() numbers them) equals 'value' in the
+ * bits of 'mask'. */
+struct uptrace_filter_word {
+    uint64_t mask;
+    uint64_t value;             /* Already masked. */
+    size_t idx;
+};
+
+/* An upcall filter.  Immutable while it is published in 'uptrace->filter'.
+ *
+ * Every miss upcall of an enabled tracer is matched against it, so it keeps
+ * only the words that the filter's mask does not wildcard, in the order of
+ * the flow, rather than a minimatch whose iteration over its maps costs
+ * more than the comparisons themselves. */
 struct uptrace_filter {
-    struct minimatch match;     /* Matched against the upcall's flow. */
     struct uuid ofproto_uuid;   /* The bridge whose upcalls are traced. */
     uint64_t generation;        /* The session that it belongs to. */
+    size_t n_words;
+    struct uptrace_filter_word words[];
 };
 
 /* A translation round: one upcall's translation.  Immutable once added to a
@@ -245,13 +260,46 @@ uptrace_create(void)
     return tracer;
 }
 
-static void
-uptrace_filter_free(struct uptrace_filter *filter)
+static struct uptrace_filter *
+uptrace_filter_create(const struct match *match,
+                      const struct uuid *ofproto_uuid)
 {
-    if (filter) {
-        minimatch_destroy(&filter->match);
-        free(filter);
+    const uint64_t *mask = (const uint64_t *) &match->wc.masks;
+    const uint64_t *value = (const uint64_t *) &match->flow;
+    struct uptrace_filter *filter;
+    size_t n = 0;
+
+    for (size_t i = 0; i < FLOW_U64S; i++) {
+        n += mask[i] != 0;
     }
+    filter = xmalloc(sizeof *filter + n * sizeof filter->words[0]);
+    filter->ofproto_uuid = *ofproto_uuid;
+    filter->n_words = 0;
+    for (size_t i = 0; i < FLOW_U64S; i++) {
+        if (mask[i]) {
+            struct uptrace_filter_word *word
+                = &filter->words[filter->n_words++];
+
+            word->mask = mask[i];
+            word->value = value[i] & mask[i];
+            word->idx = i;
+        }
+    }
+    return filter;
+}
+
+static bool
+uptrace_filter_matches(const struct uptrace_filter *filter,
+                       const struct flow *flow)
+{
+    for (size_t i = 0; i < filter->n_words; i++) {
+        const struct uptrace_filter_word *word = &filter->words[i];
+
+        if ((flow_u64_value(flow, word->idx) & word->mask) != word->value) {
+            return false;
+        }
+    }
+    return true;
 }
 
 static void
@@ -321,10 +369,8 @@ uptrace_enable(struct uptrace *tracer, const struct uuid *ofproto_uuid,
                const char *filter_s, size_t max_traces)
 {
     struct uptrace_state *state = tracer->state;
-    struct uptrace_filter *filter = xmalloc(sizeof *filter);
-
-    minimatch_init(&filter->match, match);
-    filter->ofproto_uuid = *ofproto_uuid;
+    struct uptrace_filter *filter = uptrace_filter_create(match,
+                                                          ofproto_uuid);
 
     ovs_mutex_lock(&state->mutex);
     ovs_assert(!state->enabled);
@@ -355,7 +401,7 @@ uptrace_disable(struct uptrace *tracer)
     filter = ovsrcu_get_protected(struct uptrace_filter *, &tracer->filter);
     ovsrcu_set(&tracer->filter, NULL);
     if (filter) {
-        ovsrcu_postpone(uptrace_filter_free, filter);
+        ovsrcu_postpone(free, filter);
     }
 
     ovs_mutex_lock(&state->mutex);
@@ -425,7 +471,6 @@ uptrace_upcall_begin(struct uptrace *tracer, const struct uuid *ofproto_uuid,
     const struct uptrace_filter *filter;
     struct uptrace_upcall *ut;
     uint64_t id = xin->trace_id;
-    uint64_t generation;
     bool new_trace = false;
     bool matches;
 
@@ -434,30 +479,32 @@ uptrace_upcall_begin(struct uptrace *tracer, const struct uuid *ofproto_uuid,
         return NULL;
     }
     matches = (uuid_equals(&filter->ofproto_uuid, ofproto_uuid)
-               && minimatch_matches_flow(&filter->match, &xin->flow));
-    generation = filter->generation;
-    if (id) {
+               && uptrace_filter_matches(filter, &xin->flow));
+    if (!id) {
+        /* Most upcalls, with a selective filter: no trace to join and none
+         * to start. */
+        if (!matches || xin->flow.recirc_id) {
+            return NULL;
+        }
+        atomic_add_relaxed(&uptrace_next_id, 1, &id);
+        new_trace = true;
+    } else {
         bool found;
 
         ovs_mutex_lock(&state->mutex);
-        found = (state->enabled && state->generation == generation
+        found = (state->enabled && state->generation == filter->generation
                  && uptrace_find(state, id));
         ovs_mutex_unlock(&state->mutex);
         if (!found) {
             return NULL;
         }
-    } else if (matches && !xin->flow.recirc_id) {
-        atomic_add_relaxed(&uptrace_next_id, 1, &id);
-        new_trace = true;
-    } else {
-        return NULL;
     }
 
     ut = xmalloc(sizeof *ut);
     ovs_list_init(&ut->nodes);
     ut->flow = xin->flow;
     ut->trace_id = id;
-    ut->generation = generation;
+    ut->generation = filter->generation;
     ut->new_trace = new_trace;
     ut->matches_filter = matches;
     ut->when = time_wall_msec();
