@@ -1,5 +1,5 @@
 /*
- * Copyright (c) 2026 Flow Observability Team.
+ * Copyright (c) 2026 The Open vSwitch flow observability contributors.
  *
  * Licensed under the Apache License, Version 2.0 (the "License");
  * you may not use this file except in compliance with the License.

@@ -53,8 +53,8 @@ unpack_base() {
     (
         cd "$ovs"
         git init -q
-        git config user.name "$series_author_name"
-        git config user.email "$series_author_email"
+        git config user.name "$series_ident_name"
+        git config user.email "$series_ident_email"
         git config core.autocrlf false
         # Upstream's .gitignore keeps the tarball's generated files
         # (configure, Makefile.in, ...) out of the repository, as in an
@@ -142,8 +142,15 @@ if [ ! -f Makefile ]; then
     ./boot.sh >/dev/null
     flags="--prefix=/usr --localstatedir=/var --sysconfdir=/etc"
     [ "$usdt" = yes ] && flags="$flags --enable-usdt-probes"
+    # ccache makes the builds of each patch and of the other trees
+    # (no probes, shared, non-PIE) cheap when only a few files differ.
+    cc=${CC:-gcc}
+    if [ -z "${CC:-}" ] && command -v ccache >/dev/null; then
+        cc="ccache gcc"
+    fi
     # shellcheck disable=SC2086
-    ./configure $flags ${CONFIGURE_FLAGS:-} CFLAGS="${CFLAGS:--g -O2}" \
+    ./configure $flags ${CONFIGURE_FLAGS:-} CC="$cc" \
+        CFLAGS="${CFLAGS:--g -O2}" \
         > configure.out 2>&1 || { tail -n 20 configure.out; die "configure failed"; }
 fi
 make -s -j"$(nproc)" ${MAKE_TARGETS:-} >make.out 2>&1 \

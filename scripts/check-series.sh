@@ -55,7 +55,10 @@ series_configure() {
     local flags="--enable-Werror"
     [ "$2" = yes ] && flags="$flags --enable-usdt-probes"
     # shellcheck disable=SC2086
-    (cd "$1" && ./boot.sh && ./configure $flags CFLAGS="-g -O2") > "$3" 2>&1
+    local cc=gcc
+    command -v ccache >/dev/null && cc="ccache gcc"
+    (cd "$1" && ./boot.sh && ./configure $flags CC="$cc" CFLAGS="-g -O2") \
+        > "$3" 2>&1
 }
 
 series_step() {

@@ -10,7 +10,7 @@ pkgs="openvswitch-source autoconf automake libtool build-essential pkg-config
       python3-netaddr python3-pyparsing bpftrace python3-bpfcc bpfcc-tools
       linux-headers-amd64 python3-psutil python3-scapy python3-pytest flake8
       python3-matplotlib valgrind gdb libbpf-dev bpftool clang
-      iproute2 procps"
+      iproute2 procps ccache"
 
 if [ "$(id -u)" != 0 ]; then
     echo "deps.sh: must run as root (it installs Debian packages)" >&2

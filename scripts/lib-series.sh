@@ -12,9 +12,12 @@
 : "${top:?}"
 series_file=$top/patches/series
 
-# The one identity that writes and signs off every patch.
-series_author_name="Flow Observability Team"
-series_author_email="flows@ovs-observability.dev"
+# Whoever runs the build: git's user.name and user.email, as 'git
+# format-patch -s' takes them, or git's own fallback (the login name at
+# this host).  It authors the commits in build/ and signs off the series.
+series_ident_name=$(git -C "$top" config user.name || id -un)
+series_ident_email=$(git -C "$top" config user.email || \
+                     echo "$(id -un)@$(hostname -f 2>/dev/null || hostname)")
 
 # The patch names, one a line, in order.
 series_patches() {
@@ -70,12 +73,21 @@ series_check_files() {
     fi
 }
 
+# Patch $1 of patches/ as git am takes it.  The files in patches/ name no
+# author and carry no Signed-off-by: whoever applies them is the author.
+series_mbox() {
+    sed -n '1p' "$1"
+    printf 'From: %s <%s>\n' "$series_ident_name" "$series_ident_email"
+    sed '1d' "$1"
+}
+
 # Makes, in git repository $1 whose HEAD is the pristine base, one commit per
 # patch: the patch applied with git am, amended with the files it adds.
 series_commit_all() {
     local repo=$1 p f files
     while IFS= read -r p; do
-        git -C "$repo" am -q --whitespace=nowarn "$top/patches/$p" || {
+        series_mbox "$top/patches/$p" | \
+                git -C "$repo" am -q --whitespace=nowarn || {
             git -C "$repo" am --abort
             echo "patch $p does not apply" >&2
             return 1

@@ -64,6 +64,10 @@ regen() {
                     -N --start-number="$n" -o "$top/patches" "$c^..$c" \
                     -- . "${excludes[@]}")
         [ -n "$patch" ] || die "format-patch wrote nothing for $c"
+        # No author, date or sign-off: 'make series' adds those of whoever
+        # sends it (see series_mbox).
+        sed -i -e '1,/^$/{/^From: /d;/^Date: /d}' \
+            -e '/^Signed-off-by: /d' "$patch"
         echo "${patch##*/}" >> "$series_file.new"
         for f in $added; do
             printf '    %s\n' "$f" >> "$series_file.new"
@@ -99,9 +103,10 @@ series() {
     [ -d "$ovs/.git" ] || die "no build/ovs: run 'make' first"
     [ -r "$top/patches/cover-letter" ] || die "patches/cover-letter is missing"
     rm -rf "$out"
-    git -C "$ovs" -c user.name="$series_author_name" \
-        -c user.email="$series_author_email" \
-        format-patch -q --cover-letter --no-signature --zero-commit \
+    # Each patch signed off by whoever runs this, as format-patch -s does.
+    git -C "$ovs" -c user.name="$series_ident_name" \
+        -c user.email="$series_ident_email" \
+        format-patch -q -s --cover-letter --no-signature --zero-commit \
         -o "$out" base..HEAD
     cover=$(ls "$out"/0000-cover-letter.patch)
     subject=$(sed -n '1p' "$top/patches/cover-letter")

@@ -1,17 +1,12 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Copyright (c) 2026 The Open vSwitch flow observability contributors.
  *
- * Licensed under the Apache License, Version 2.0 (the "License");
- * you may not use this file except in compliance with the License.
- * You may obtain a copy of the License at:
- *
- *     http://www.apache.org/licenses/LICENSE-2.0
- *
- * Unless required by applicable law or agreed to in writing, software
- * distributed under the License is distributed on an "AS IS" BASIS,
- * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
- * See the License for the specific language governing permissions and
- * limitations under the License.
+ * Unlike the rest of Open vSwitch (Apache-2.0), this BPF program is under
+ * the GPL version 2 or the 2-clause BSD licence, at your option, and says
+ * so to the kernel ("Dual BSD/GPL" below), as the programs of libbpf-tools
+ * do: the kernel lets only programs with a GPL-compatible licence call some
+ * of the helpers that it uses, bpf_probe_read_user() among them.
  */
 
 /* The BPF program of ovs-flowwatch, compiled with "clang -target bpf" when

@@ -273,7 +273,11 @@ def format_ufid(raw):
 
 
 #
-# The BPF program.
+# The BPF program.  BCC declares every program it loads "GPL" to the kernel
+# (some of the helpers it calls, bpf_probe_read_user() among them, are for
+# GPL-compatible programs only), so, unlike the rest of this file, the
+# program text in EBPF_SOURCE and VERDICT_SOURCE is also available under the
+# GPL version 2.
 #
 EBPF_SOURCE = r"""
 /* TASK_COMM_LEN, without <linux/sched.h>: compiling that header took
