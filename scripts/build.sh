@@ -82,6 +82,9 @@ Makefile.in
 /make.out
 /tests/testsuite
 /tests/*-testsuite
+/rhel/openvswitch.spec
+/rhel/openvswitch-fedora.spec
+/rhel/usr_lib_systemd_system_ovs-vswitchd.service
 /debian/
 EXCL
         git add -A .
