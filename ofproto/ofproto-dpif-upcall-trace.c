@@ -77,13 +77,20 @@ VLOG_DEFINE_THIS_MODULE(ofproto_dpif_upcall_trace);
  *     verdict on an untraced flow (trace id 0) costs one test, no lock.
  *
  * Packet processing threads wait for the mutex, so no critical section does
- * work that grows with the size of a trace or with the number of traces:
+ * work that grows with the size of a trace, and only upcall/trace/list does
+ * work that grows with the number of traces:
  *
  *   - A trace's rounds, its flows' keys and masks and the flows themselves
  *     never change once added, only the events and counters of its flows do,
- *     and a trace is reference counted.  upcall/trace/get and list take a
- *     reference and copy the counters under the mutex, and format from that
- *     snapshot without it.
+ *     and a trace is reference counted.  upcall/trace/get takes a reference
+ *     and copies the counters of one trace under the mutex, and formats from
+ *     that snapshot without it.
+ *
+ *   - upcall/trace/list allocates, under the mutex, one array for all the
+ *     traces of the tracer and copies into it a reference and two counters
+ *     per trace: at most 'max_traces' of them (UPTRACE_MAX_MAX_TRACES, 1024,
+ *     at the most), with no formatting.  It formats the list without the
+ *     mutex.
  *
  *   - Evicting a trace, and upcall/trace/delete, unlink the traces under the
  *     mutex and free them after releasing it.

@@ -66,8 +66,15 @@ regen() {
         [ -n "$patch" ] || die "format-patch wrote nothing for $c"
         # No author, date or sign-off: 'make series' adds those of whoever
         # sends it (see series_mbox).
-        sed -i -e '1,/^$/{/^From: /d;/^Date: /d}' \
-            -e '/^Signed-off-by: /d' "$patch"
+        # A header line that git folded goes on in lines that start with a
+        # space.
+        awk 'hdr && /^$/ { hdr = 0 }
+             hdr && /^(From|Date): / { skip = 1; next }
+             hdr && skip && /^[ \t]/ { next }
+             { skip = 0 }
+             /^Signed-off-by: / { next }
+             { print }' hdr=1 "$patch" > "$patch.tmp"
+        mv "$patch.tmp" "$patch"
         echo "${patch##*/}" >> "$series_file.new"
         for f in $added; do
             printf '    %s\n' "$f" >> "$series_file.new"
