@@ -115,6 +115,18 @@ series() {
         -c user.email="$series_ident_email" \
         format-patch -q -s --cover-letter --no-signature --zero-commit \
         -o "$out" base..HEAD
+    # Unfold the From: header that format-patch folds when the author's
+    # name and address are long: checkpatch.py reads the author from that
+    # line alone, and would not match it with the Signed-off-by.
+    for f in "$out"/*.patch; do
+        awk 'hdr && /^$/ { hdr = 0 }
+             hdr && from && /^[ \t]/ { line = line $0; next }
+             from { print line; from = 0 }
+             hdr && /^From: / { line = $0; from = 1; next }
+             { print }
+             END { if (from) print line }' hdr=1 "$f" > "$f.tmp"
+        mv "$f.tmp" "$f"
+    done
     cover=$(ls "$out"/0000-cover-letter.patch)
     subject=$(sed -n '1p' "$top/patches/cover-letter")
     # The cover letter's subject is the first line of patches/cover-letter,
