@@ -116,11 +116,13 @@ our_files_re='^(usdt-.*|upcall-trace.*|system-usdt)\.at$'
 # A probe test reads the USDT notes of the ovs-vswitchd under test: it skips
 # by design on a build without --enable-usdt-probes, and must skip there.
 # It reads them from the build tree's executable, or (OVS_USDT_LIST_PROBES)
-# from the files that the running ovs-vswitchd has mapped: either line, as
-# the testsuite has it, marks a probe test.
+# from the files that the running ovs-vswitchd has mapped; the red-zone tests
+# need test-usdt-redzone, which only a build with probes builds.  Any of
+# these lines, as the testsuite has it, marks a probe test.
 # shellcheck disable=SC2016
 probe_signature='readelf -n "$abs_top_builddir/vswitchd/ovs-vswitchd"
-/proc/$(cat ovs-vswitchd.pid)/maps | sort -u > usdt-objects.txt'
+/proc/$(cat ovs-vswitchd.pid)/maps | sort -u > usdt-objects.txt
+(! command -v test-usdt-redzone >/dev/null)'
 
 # ts_list TREE ARG...: writes the selection ARG... of TREE's testsuite to
 # stdout, one "NUM<TAB>FILE<TAB>TITLE<TAB>OURS<TAB>PROBE" line per test.
