@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <inttypes.h>
 
+#include "bitmap.h"
 #include "dpdk.h"
 #include "dpif.h"
 #include "hash.h"
@@ -33,6 +34,7 @@
 #include "openvswitch/hmap.h"
 #include "openvswitch/list.h"
 #include "openvswitch/match.h"
+#include "openvswitch/meta-flow.h"
 #include "openvswitch/ofp-flow.h"
 #include "openvswitch/ofp-port.h"
 #include "openvswitch/shash.h"
@@ -77,8 +79,7 @@ VLOG_DEFINE_THIS_MODULE(ofproto_dpif_upcall_trace);
  *     verdict on an untraced flow (trace id 0) costs one test, no lock.
  *
  * Packet processing threads wait for the mutex, so no critical section does
- * work that grows with the size of a trace, and only upcall/trace/list does
- * work that grows with the number of traces:
+ * work that grows with the size of a trace or with the number of traces:
  *
  *   - A trace's rounds, its flows' keys and masks and the flows themselves
  *     never change once added, only the events and counters of its flows do,
@@ -86,11 +87,10 @@ VLOG_DEFINE_THIS_MODULE(ofproto_dpif_upcall_trace);
  *     and copies the counters of one trace under the mutex, and formats from
  *     that snapshot without it.
  *
- *   - upcall/trace/list allocates, under the mutex, one array for all the
- *     traces of the tracer and copies into it a reference and two counters
- *     per trace: at most 'max_traces' of them (UPTRACE_MAX_MAX_TRACES, 1024,
- *     at the most), with no formatting.  It formats the list without the
- *     mutex.
+ *   - upcall/trace/list copies a reference and two counters per trace, at
+ *     most UPTRACE_LIST_CHUNK (32) traces per critical section, into an
+ *     array on the stack, and formats them without the mutex before it
+ *     copies the next ones (see uptrace_list()).
  *
  *   - Evicting a trace, and upcall/trace/delete, unlink the traces under the
  *     mutex and free them after releasing it.
@@ -148,13 +148,20 @@ struct uptrace_filter_word {
 
 /* An upcall filter.  Immutable while it is published in 'uptrace->filter'.
  *
- * Every miss upcall of an enabled tracer is matched against it, so it keeps
- * only the words that the filter's mask does not wildcard, in the order of
- * the flow, rather than a minimatch whose iteration over its maps costs
- * more than the comparisons themselves. */
+ * Every miss upcall of an enabled tracer is matched against it, so for the
+ * match it keeps only the words that the filter's mask does not wildcard,
+ * in the order of the flow, rather than a minimatch whose iteration over
+ * its maps costs more than the comparisons themselves.  The whole mask
+ * ('wc') serves only an upcall that starts a trace. */
 struct uptrace_filter {
     struct uuid ofproto_uuid;   /* The bridge whose upcalls are traced. */
     uint64_t generation;        /* The session that it belongs to. */
+
+    /* The filter's mask and the fields that it matches (MFF_*), to narrow
+     * the megaflow of an upcall that starts a trace. */
+    struct flow_wildcards wc;
+    unsigned long fields[BITMAP_N_LONGS(MFF_N_IDS)];
+
     size_t n_words;
     struct uptrace_filter_word words[];
 };
@@ -212,6 +219,10 @@ struct uptrace_trace {
     struct ovs_refcount ref;
     struct hmap_node hmap_node; /* In 'state->traces', by hash of 'id'. */
     struct ovs_list list_node;  /* In 'state->traces_lru', oldest first. */
+    bool linked;                /* Set when inserted in 'state->traces_lru',
+                                 * cleared by uptrace_unlink_trace() (not by
+                                 * uptrace_disable()).  Guarded by the
+                                 * tracer's mutex. */
     uint64_t id;
     long long int created;      /* Wall clock time, in ms. */
     char *flow;                 /* The first round's flow. */
@@ -248,6 +259,10 @@ struct uptrace_upcall {
     uint64_t trace_id;
     uint64_t generation;        /* Session in which the upcall began. */
     bool new_trace;             /* True if the trace is to be created. */
+
+    /* If 'new_trace', what translation unwildcards in the megaflow, through
+     * 'xin->trace_wc': the filter's fields and their prerequisites. */
+    struct flow_wildcards narrow_wc;
     bool matches_filter;        /* Whether 'flow' matches the filter. */
     long long int when;
 };
@@ -281,6 +296,13 @@ uptrace_filter_create(const struct match *match,
     }
     filter = xmalloc(sizeof *filter + n * sizeof filter->words[0]);
     filter->ofproto_uuid = *ofproto_uuid;
+    filter->wc = match->wc;
+    memset(filter->fields, 0, sizeof filter->fields);
+    for (size_t i = 0; i < MFF_N_IDS; i++) {
+        if (!mf_is_all_wild(mf_from_id(i), &match->wc)) {
+            bitmap_set1(filter->fields, i);
+        }
+    }
     filter->n_words = 0;
     for (size_t i = 0; i < FLOW_U64S; i++) {
         if (mask[i]) {
@@ -350,6 +372,7 @@ uptrace_unlink_trace(struct uptrace_state *state, struct uptrace_trace *trace)
 {
     hmap_remove(&state->traces, &trace->hmap_node);
     ovs_list_remove(&trace->list_node);
+    trace->linked = false;
 }
 
 /* Frees the traces in 'traces', a list of "struct uptrace_trace" linked by
@@ -468,8 +491,10 @@ uptrace_find(struct uptrace_state *state, uint64_t id)
  * (its recirc_id is 0) and its flow matches the filter: a trace never starts
  * in the middle of an untraced pipeline.  In both cases, sets 'xin->trace'
  * and 'xin->trace_id' and returns a context that the caller must pass to
- * uptrace_upcall_end() after the translation.  Otherwise returns NULL and
- * leaves 'xin' alone. */
+ * uptrace_upcall_end() after the translation.  For a new trace, also sets
+ * 'xin->trace_wc', which narrows the megaflow to the filter, and which stays
+ * valid until uptrace_upcall_end().  Otherwise returns NULL and leaves 'xin'
+ * alone. */
 struct uptrace_upcall *
 uptrace_upcall_begin(struct uptrace *tracer, const struct uuid *ofproto_uuid,
                      struct xlate_in *xin)
@@ -516,6 +541,20 @@ uptrace_upcall_begin(struct uptrace *tracer, const struct uuid *ofproto_uuid,
     ut->matches_filter = matches;
     ut->when = time_wall_msec();
 
+    if (new_trace) {
+        size_t i;
+
+        /* A packet that the filter does not match must never use the
+         * datapath flow of this upcall: it would recirculate to the frozen
+         * states of this trace.  Narrow the megaflow to the filter, with the
+         * prerequisites of its fields that this flow meets, so that the
+         * datapath accepts the mask. */
+        ut->narrow_wc = filter->wc;
+        BITMAP_FOR_EACH_1 (i, MFF_N_IDS, filter->fields) {
+            mf_are_prereqs_ok(mf_from_id(i), &xin->flow, &ut->narrow_wc);
+        }
+        xin->trace_wc = &ut->narrow_wc;
+    }
     xin->trace = &ut->nodes;
     xin->trace_id = id;
     return ut;
@@ -634,6 +673,7 @@ uptrace_upcall_end(struct uptrace *tracer, struct uptrace_upcall *ut,
         new = NULL;
         hmap_insert(&state->traces, &trace->hmap_node, hash_uint64(trace->id));
         ovs_list_push_back(&state->traces_lru, &trace->list_node);
+        trace->linked = true;
 
         while (hmap_count(&state->traces) > state->max_traces) {
             struct uptrace_trace *oldest;
@@ -937,7 +977,11 @@ uptrace_format_trace(struct ds *s, const char *dp_name,
             ds_put_format(s, ", recirc_id %#"PRIx32, round->flow.recirc_id);
         }
         if (i && !round->matches_filter) {
-            /* Another packet resumed a frozen state of this trace. */
+            /* The flow resumed a frozen state of this trace but no longer
+             * matches the filter: the pipeline changed the filter's fields
+             * before it recirculated the packet (conntrack changes
+             * 'ct_state', NAT an address), or the frozen state is in
+             * another bridge, reached through a patch port. */
             ds_put_cstr(s, ", flow does not match the filter");
         }
         ds_put_char(s, '\n');
@@ -1146,6 +1190,70 @@ struct uptrace_list_entry {
     size_t n_flows;
 };
 
+/* upcall/trace/list copies at most this many traces per critical section. */
+#define UPTRACE_LIST_CHUNK 32
+
+/* Appends to 's' one line per trace of 'tracer', oldest first.
+ *
+ * Copies the traces in chunks of at most UPTRACE_LIST_CHUNK, one critical
+ * section each, and formats each chunk without the mutex.  It keeps a
+ * reference to the last trace that it copied, and resumes after it, or, if
+ * that trace has been evicted meanwhile, at the oldest trace: eviction
+ * takes the oldest trace first, so the traces before it are gone too.  So
+ * the list is not one snapshot: a trace evicted between two chunks is left
+ * out, and the traces created while it runs are listed at its end.
+ * Main thread only, as uptrace_disable() is, so that no session ends while
+ * it runs. */
+static void
+uptrace_list(struct uptrace *tracer, struct ds *s)
+{
+    struct uptrace_state *state = tracer->state;
+    struct uptrace_trace *last = NULL;
+    size_t n;
+
+    do {
+        struct uptrace_list_entry entries[UPTRACE_LIST_CHUNK];
+        const struct ovs_list *node;
+
+        n = 0;
+        ovs_mutex_lock(&state->mutex);
+        node = (last && last->linked
+                ? last->list_node.next
+                : state->traces_lru.next);
+        for (; node != &state->traces_lru && n < UPTRACE_LIST_CHUNK;
+             node = node->next) {
+            struct uptrace_trace *trace = CONTAINER_OF(node,
+                                                       struct uptrace_trace,
+                                                       list_node);
+
+            ovs_refcount_ref(&trace->ref);
+            entries[n].trace = trace;
+            entries[n].n_rounds = trace->n_rounds + trace->n_dropped_rounds;
+            entries[n].n_flows = trace->n_flows;
+            n++;
+        }
+        ovs_mutex_unlock(&state->mutex);
+
+        uptrace_trace_unref(last);
+        last = NULL;
+        for (size_t i = 0; i < n; i++) {
+            struct uptrace_trace *trace = entries[i].trace;
+
+            ds_put_format(s, "%"PRIu64" ", trace->id);
+            uptrace_format_time(s, trace->created);
+            ds_put_format(s, " rounds=%"PRIuSIZE" flows=%"PRIuSIZE" %s\n",
+                          entries[i].n_rounds, entries[i].n_flows,
+                          trace->flow);
+            if (i == n - 1) {
+                last = trace;
+            } else {
+                uptrace_trace_unref(trace);
+            }
+        }
+    } while (n == UPTRACE_LIST_CHUNK);
+    uptrace_trace_unref(last);
+}
+
 static void
 upcall_trace_unixctl_list(struct unixctl_conn *conn, int argc OVS_UNUSED,
                           const char *argv[] OVS_UNUSED, void *aux OVS_UNUSED)
@@ -1156,36 +1264,10 @@ upcall_trace_unixctl_list(struct unixctl_conn *conn, int argc OVS_UNUSED,
     backers = shash_sort(&all_dpif_backers);
     for (size_t i = 0; i < shash_count(&all_dpif_backers); i++) {
         struct uptrace *tracer = backer_tracer(backers[i]->data);
-        struct uptrace_list_entry *entries;
-        struct uptrace_trace *trace;
-        struct uptrace_state *state;
-        size_t n = 0;
 
-        if (!tracer) {
-            continue;
+        if (tracer) {
+            uptrace_list(tracer, &s);
         }
-        state = tracer->state;
-        ovs_mutex_lock(&state->mutex);
-        entries = xmalloc(hmap_count(&state->traces) * sizeof *entries);
-        LIST_FOR_EACH (trace, list_node, &state->traces_lru) {
-            ovs_refcount_ref(&trace->ref);
-            entries[n].trace = trace;
-            entries[n].n_rounds = trace->n_rounds + trace->n_dropped_rounds;
-            entries[n].n_flows = trace->n_flows;
-            n++;
-        }
-        ovs_mutex_unlock(&state->mutex);
-
-        for (size_t j = 0; j < n; j++) {
-            trace = entries[j].trace;
-            ds_put_format(&s, "%"PRIu64" ", trace->id);
-            uptrace_format_time(&s, trace->created);
-            ds_put_format(&s, " rounds=%"PRIuSIZE" flows=%"PRIuSIZE" %s\n",
-                          entries[j].n_rounds, entries[j].n_flows,
-                          trace->flow);
-            uptrace_trace_unref(trace);
-        }
-        free(entries);
     }
     free(backers);
     unixctl_command_reply(conn, ds_cstr(&s));

@@ -39,8 +39,12 @@
  *     0) and its flow matches the filter, it returns a nonnull context and
  *     sets 'xin->trace' and 'xin->trace_id'; translation then fills the
  *     trace nodes and stores the trace id in every frozen state it creates.
- *     uptrace_upcall_end() records the translation round and adds it to the
- *     trace; the round is formatted when the trace is printed.
+ *     For an upcall that starts a trace, it also sets 'xin->trace_wc', so
+ *     that translation narrows the megaflow to the filter's fields: packets
+ *     that the filter does not match never use the traced datapath flow,
+ *     hence never reach the traced frozen states.  uptrace_upcall_end()
+ *     records the translation round and adds it to the trace; the round is
+ *     formatted when the trace is printed.
  *
  *   - The trace id is kept in the udpif_key.  uptrace_flow_installed() is
  *     called once the datapath has installed the flow (or refused to), the

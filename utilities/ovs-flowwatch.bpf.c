@@ -481,7 +481,8 @@ on_remove(struct pt_regs *ctx)
 }
 
 static __always_inline int
-verdict(__u32 phase, __u32 result, __u32 reason, __u64 ufid_ptr)
+verdict(__u32 phase, __u32 result, __u32 reason, __u32 upstream_reason,
+        __u64 ufid_ptr)
 {
     struct fw_verdict ev = {};
     struct flow *flow, *gone = NULL;
@@ -538,16 +539,18 @@ verdict(__u32 phase, __u32 result, __u32 reason, __u64 ufid_ptr)
     ev.result = result;
     ev.reason = reason;
     ev.phase = phase;
+    ev.upstream_reason = upstream_reason;
     emit(&ev, sizeof ev);
     return 0;
 }
 
-/* A verdict: arguments 2 to 4 are its result, its reason and the UFID. */
+/* A verdict: arguments 2 to 5 are its result, upstream's reason, the UFID
+ * and the finest reason. */
 static __always_inline int
 on_verdict(struct pt_regs *ctx, __u32 phase)
 {
-    return verdict(phase, (int) usdt_arg(ctx, 2), (int) usdt_arg(ctx, 3),
-                   usdt_arg(ctx, 4));
+    return verdict(phase, (int) usdt_arg(ctx, 2), (int) usdt_arg(ctx, 5),
+                   (int) usdt_arg(ctx, 3), usdt_arg(ctx, 4));
 }
 
 SEC("usdt")
@@ -562,4 +565,15 @@ int
 on_sweep(struct pt_regs *ctx)
 {
     return on_verdict(ctx, 1);
+}
+
+/* The deletion, in the dump phase, of a datapath flow that has no ukey:
+ * argument 1 is the UFID, argument 2 the reason. */
+SEC("usdt")
+int
+on_unexpected(struct pt_regs *ctx)
+{
+    __u32 reason = usdt_arg(ctx, 2);
+
+    return verdict(0, UKEY_DELETE, reason, reason, usdt_arg(ctx, 1));
 }

@@ -67,6 +67,7 @@ static const char *const reasons[] = {
     "none", "avoid_caching", "bad_odp_fit", "idle", "flow_limit",
     "wildcarded", "no_ofproto", "purge", "too_expensive", "update_fail",
     "xlation_error", "missing_dp", "limit_idle", "unexpected", "pmd_removed",
+    "bad_key", "no_bridge",
 };
 #define N_REASONS ARRAY_SIZE(reasons)
 #define DATAPATH_REASON N_REASONS     /* "(datapath)" in the summary. */
@@ -94,7 +95,7 @@ struct probe {
     const char *name;
     int kind;                   /* PK_*. */
 };
-enum { PK_INSTALL, PK_REMOVE, PK_DUMP, PK_SWEEP };
+enum { PK_INSTALL, PK_REMOVE, PK_DUMP, PK_SWEEP, PK_UNEXPECTED };
 
 static const struct probe install_probes[] = {
     { "dp_netdev_flow_add", "dp_flow_put", PK_INSTALL },
@@ -111,6 +112,9 @@ static const struct probe change_probes[] = {
 static const struct probe result_probes[] = {
     { "revalidate", "flow_result", PK_DUMP },
     { "revalidator_sweep__", "flow_sweep_result", PK_SWEEP },
+};
+static const struct probe unexpected_probe = {
+    "revalidate", "flow_unexpected", PK_UNEXPECTED
 };
 
 /* The state of the output. */
@@ -132,7 +136,7 @@ static struct {
     bool write_failed;
 } out;
 
-static struct flowwatch_bpf *skel;
+static struct ovs_flowwatch_bpf *skel;
 static volatile sig_atomic_t stopping;
 
 OVS_NO_RETURN static void usage(void);
@@ -898,13 +902,14 @@ put_ufid(char *dst, size_t size, const struct fw_hdr *h)
 }
 
 /* One event: 'lifetime_ns' is UINT64_MAX for none, 'reason' NULL for
- * none; 'key' the flow's key or NULL; 'phase' -1 for none; 'stale_ns'
- * UINT64_MAX unless the verdict is on the ukey of a removed flow, then
- * the nanoseconds since the removal. */
+ * none; 'key' the flow's key or NULL; 'phase' -1 for none; 'upstream' the
+ * reason that upstream's probes report for a deletion, else NULL;
+ * 'stale_ns' UINT64_MAX unless the verdict is on the ukey of a removed
+ * flow, then the nanoseconds since the removal. */
 static void
 print_event(const struct fw_hdr *h, const char *event, const char *reason,
             uint64_t lifetime_ns, const char *key, int phase,
-            uint64_t stale_ns)
+            const char *upstream, uint64_t stale_ns)
 {
     char comm[FW_COMM_LEN + 1];
     char ufid[64];
@@ -937,6 +942,10 @@ print_event(const struct fw_hdr *h, const char *event, const char *reason,
         if (phase >= 0) {
             ds_put_format(&line, ", \"phase\": \"%s\"",
                           phase ? "sweep" : "dump");
+        }
+        if (upstream) {
+            ds_put_cstr(&line, ", \"upstream_reason\": ");
+            put_json_string(&line, upstream);
         }
         if (stale_ns != UINT64_MAX) {
             ds_put_cstr(&line, ", \"stale\": true, \"removed_ago\": ");
@@ -1018,8 +1027,19 @@ handle_install(const struct fw_install *ev, size_t size)
     }
     print_event(&ev->hdr, "install",
                 ev->status == FW_MAP_FULL ? "map_full" : NULL, UINT64_MAX,
-                has_key ? ds_cstr(&key) : NULL, -1, UINT64_MAX);
+                has_key ? ds_cstr(&key) : NULL, -1, NULL, UINT64_MAX);
     ds_destroy(&key);
+}
+
+/* The name of 'reason', or its number in 'buf'. */
+static const char *
+verdict_reason_name(uint32_t reason, char buf[16])
+{
+    if (reason < N_REASONS) {
+        return reasons[reason];
+    }
+    snprintf(buf, 16, "%"PRIu32, reason);
+    return buf;
 }
 
 static void
@@ -1029,8 +1049,8 @@ handle_verdict(const struct fw_verdict *ev)
                                        : UINT64_MAX;
     uint64_t stale = UINT64_MAX;
     const char *event;
-    char rbuf[16], ebuf[16];
-    const char *rname;
+    char rbuf[16], ubuf[16], ebuf[16];
+    const char *rname, *uname;
 
     if (ev->result < ARRAY_SIZE(results)) {
         event = results[ev->result];
@@ -1038,12 +1058,8 @@ handle_verdict(const struct fw_verdict *ev)
         snprintf(ebuf, sizeof ebuf, "%"PRIu32, ev->result);
         event = ebuf;
     }
-    if (ev->reason < N_REASONS) {
-        rname = reasons[ev->reason];
-    } else {
-        snprintf(rbuf, sizeof rbuf, "%"PRIu32, ev->reason);
-        rname = rbuf;
-    }
+    rname = verdict_reason_name(ev->reason, rbuf);
+    uname = verdict_reason_name(ev->upstream_reason, ubuf);
     if (ev->result == 0) {
         out.counts[EV_KEEP]++;
     } else if (ev->result == 1) {
@@ -1062,7 +1078,7 @@ handle_verdict(const struct fw_verdict *ev)
         }
     }
     print_event(&ev->hdr, event, ev->result == 1 ? rname : NULL, lifetime,
-                NULL, ev->phase, stale);
+                NULL, ev->phase, ev->result == 1 ? uname : NULL, stale);
 }
 
 static void
@@ -1075,7 +1091,7 @@ handle_remove(const struct fw_remove *ev)
     if (lifetime != UINT64_MAX) {
         note_lifetime(DATAPATH_REASON, lifetime);
     }
-    print_event(&ev->hdr, "remove", "datapath", lifetime, NULL, -1,
+    print_event(&ev->hdr, "remove", "datapath", lifetime, NULL, -1, NULL,
                 UINT64_MAX);
 }
 
@@ -1294,8 +1310,8 @@ int
 main(int argc, char *argv[])
 {
     struct fw_term terms[FW_MAX_TERMS];
-    const struct probe *attach[6];
-    const struct object *where[6];
+    const struct probe *attach[7];
+    const struct object *where[7];
     struct ds probe_list = DS_EMPTY_INITIALIZER;
     struct ring_buffer *rb;
     struct object *objs;
@@ -1370,15 +1386,19 @@ main(int argc, char *argv[])
             attach[n_attach++] = &remove_probes[i];
         }
     }
-    const struct probe *verdicts = show_keeps ? result_probes : change_probes;
-    for (size_t i = 0; i < 2; i++) {
-        const struct object *o = probe_object(objs, n_objs, &verdicts[i]);
+    const struct probe *verdicts[] = {
+        show_keeps ? &result_probes[0] : &change_probes[0],
+        show_keeps ? &result_probes[1] : &change_probes[1],
+        &unexpected_probe,
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(verdicts); i++) {
+        const struct object *o = probe_object(objs, n_objs, verdicts[i]);
         if (o) {
             where[n_attach] = o;
-            attach[n_attach++] = &verdicts[i];
+            attach[n_attach++] = verdicts[i];
         } else {
             ds_put_format(&missing, "%s%s:%s", n_missing++ ? ", " : "",
-                          verdicts[i].provider, verdicts[i].name);
+                          verdicts[i]->provider, verdicts[i]->name);
         }
     }
     if (!n_installs) {
@@ -1394,7 +1414,7 @@ main(int argc, char *argv[])
 
     /* The BPF program. */
     libbpf_set_print(libbpf_print);
-    skel = flowwatch_bpf__open();
+    skel = ovs_flowwatch_bpf__open();
     if (!skel) {
         fail("cannot open the BPF program: %s", ovs_strerror(errno));
     }
@@ -1411,7 +1431,7 @@ main(int argc, char *argv[])
         || bpf_map__set_max_entries(skel->maps.removed, max_flows)) {
         fail("cannot size the BPF maps: %s", ovs_strerror(errno));
     }
-    error = flowwatch_bpf__load(skel);
+    error = ovs_flowwatch_bpf__load(skel);
     if (error) {
         fail("cannot load the BPF program: %s", ovs_strerror(-error));
     }
@@ -1424,7 +1444,8 @@ main(int argc, char *argv[])
         prog = (p->kind == PK_INSTALL ? skel->progs.on_install
                 : p->kind == PK_REMOVE ? skel->progs.on_remove
                 : p->kind == PK_DUMP ? skel->progs.on_dump
-                : skel->progs.on_sweep);
+                : p->kind == PK_SWEEP ? skel->progs.on_sweep
+                : skel->progs.on_unexpected);
         l = bpf_program__attach_usdt(prog, pid, where[i]->path, p->provider,
                                      p->name, NULL);
         if (!l) {
@@ -1490,6 +1511,6 @@ main(int argc, char *argv[])
     write_output();
 
     ring_buffer__free(rb);
-    flowwatch_bpf__destroy(skel);
+    ovs_flowwatch_bpf__destroy(skel);
     return status;
 }

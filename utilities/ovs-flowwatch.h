@@ -86,9 +86,9 @@ struct fw_verdict {
     __u64 install_ns;           /* 0 when the install was not seen. */
     __u64 removed_ns;           /* Nonzero for the ukey of a removed flow. */
     __u32 result;               /* UKEY_KEEP, UKEY_DELETE, UKEY_MODIFY. */
-    __u32 reason;               /* enum flow_del_reason. */
+    __u32 reason;               /* enum flow_del_reason, the finest. */
     __u32 phase;                /* 0: dump, 1: sweep. */
-    __u32 pad;
+    __u32 upstream_reason;      /* The one upstream's probes report. */
 };
 
 struct fw_remove {

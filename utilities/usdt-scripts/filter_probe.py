@@ -29,6 +29,7 @@
 #   revalidator_sweep__:flow_sweep_change MODIFY/DELETE verdict, sweep phase
 #   revalidate:flow_result and revalidator_sweep__:flow_sweep_result
 #                                         every verdict, with --keeps only
+#   revalidate:flow_unexpected            DELETE of a flow without a ukey
 #
 # The probes hand over the flow's UFID and the install probes a
 # 'struct dpif_flow_put', whose layout is public ABI, so the script needs no
@@ -83,7 +84,10 @@
 #   THREAD    the thread that installed the flow or judged it.
 #   UFID      ufid:UUID, as "ovs-appctl dpctl/dump-flows -m" prints it.
 #   EVENT     install, modify, delete (or keep, with --keeps), remove.
-#   REASON    for a delete, why (see the list below); for a remove,
+#   REASON    for a delete, why, the finest reason the probes give (see
+#             the list below; in JSON, "upstream_reason" is the one
+#             upstream's probes report, "idle" for "limit_idle" for
+#             instance); for a remove,
 #             "datapath"; for an install of a
 #             flow that does not fit in the map of followed flows,
 #             "map_full" (see "Bounded state"); else "-".
@@ -164,7 +168,7 @@
 #
 # Deletion reasons: none, avoid_caching, bad_odp_fit, idle, flow_limit,
 # wildcarded, no_ofproto, purge, too_expensive, update_fail, xlation_error,
-# missing_dp, limit_idle, unexpected, pmd_removed.
+# missing_dp, limit_idle, unexpected, pmd_removed, bad_key, no_bridge.
 #
 # The following are the available options:
 #
@@ -237,8 +241,13 @@ PROG = "filter_probe.py"
 REASONS = ["none", "avoid_caching", "bad_odp_fit", "idle", "flow_limit",
            "wildcarded", "no_ofproto", "purge", "too_expensive",
            "update_fail", "xlation_error", "missing_dp", "limit_idle",
-           "unexpected", "pmd_removed"]
+           "unexpected", "pmd_removed", "bad_key", "no_bridge"]
 RESULTS = ["keep", "delete", "modify"]
+
+
+def reason_name(reason):
+    return REASONS[reason] if reason < len(REASONS) else str(reason)
+
 
 DEFAULT_PAGE_COUNT = 1024
 DEFAULT_MAX_FLOWS = 65536
@@ -334,9 +343,9 @@ struct verdict_t {
     u64 install_ns;
     u64 removed_ns;
     u32 result;
-    u32 reason;
+    u32 reason;                 /* The finest reason (arg5). */
     u32 phase;
-    u32 pad;
+    u32 upstream_reason;        /* Upstream's reason (arg3). */
 };
 
 /* struct dpif_flow_put, up to the UFID pointer (public ABI). */
@@ -720,19 +729,19 @@ int trace_remove_netlink(struct pt_regs *ctx)
  ST_AGAIN, ST_PROBES, ST_MAP_FULL, ST_KEY_FAILED, ST_UNFOLLOWED,
  ST_REMOVALS, ST_MAX) = range(13)
 NF_FOLLOWED, NF_MAP_FULL, NF_KEY_FAILED = range(3)
-# The verdict probes' handler, once per phase (0: dump, 1: sweep).
+# The verdict probes' handler, once per phase (0: dump, 1: sweep), and the
+# handler of revalidate:flow_unexpected, a deletion in the dump phase whose
+# arguments are the UFID and the reason: <ARGS> reads the arguments.
 VERDICT_SOURCE = r"""
 int <FN>(struct pt_regs *ctx)
 {
     u32 phase = <PHASE>;
     struct verdict_t ev = {};
     u64 ufid_ptr = 0;
-    u32 result = 0, reason = 0;
+    u32 result = 0, reason = 0, upstream_reason = 0;
 
     count(ST_VERDICTS);
-    bpf_usdt_readarg(3, ctx, &result);
-    bpf_usdt_readarg(4, ctx, &reason);
-    bpf_usdt_readarg(5, ctx, &ufid_ptr);
+    <ARGS>
     if (!ufid_ptr) {
         return 0;
     }
@@ -797,6 +806,7 @@ int <FN>(struct pt_regs *ctx)
     ev.result = result;
     ev.reason = reason;
     ev.phase = phase;
+    ev.upstream_reason = upstream_reason;
     if (events.ringbuf_output(&ev, sizeof ev, 0)) {
         count(ST_LOST);
     } else {
@@ -822,6 +832,17 @@ PROBES_CHANGE = [("revalidate:flow_change", "trace_dump"),
                  ("revalidator_sweep__:flow_sweep_change", "trace_sweep")]
 PROBES_RESULT = [("revalidate:flow_result", "trace_dump"),
                  ("revalidator_sweep__:flow_sweep_result", "trace_sweep")]
+PROBES_UNEXPECTED = [("revalidate:flow_unexpected", "trace_unexpected")]
+# How each handler reads its probe's arguments (bpf_usdt_readarg() counts
+# from 1).
+VERDICT_ARGS = """bpf_usdt_readarg(3, ctx, &result);
+    bpf_usdt_readarg(4, ctx, &upstream_reason);
+    bpf_usdt_readarg(5, ctx, &ufid_ptr);
+    bpf_usdt_readarg(6, ctx, &reason);"""
+UNEXPECTED_ARGS = """result = UKEY_DELETE;
+    bpf_usdt_readarg(2, ctx, &ufid_ptr);
+    bpf_usdt_readarg(3, ctx, &reason);
+    upstream_reason = reason;"""
 
 
 def build_source(options, terms):
@@ -841,9 +862,11 @@ def build_source(options, terms):
                  ("<FILTER>", filter_to_c(terms or [])),
                  ("<VERDICT_FNS>", "".join(
                      VERDICT_SOURCE.replace("<FN>", fn).replace(
-                         "<PHASE>", str(phase))
-                     for fn, phase in (("trace_dump", 0),
-                                       ("trace_sweep", 1))))):
+                         "<PHASE>", str(phase)).replace("<ARGS>", args)
+                     for fn, phase, args in (
+                         ("trace_dump", 0, VERDICT_ARGS),
+                         ("trace_sweep", 1, VERDICT_ARGS),
+                         ("trace_unexpected", 0, UNEXPECTED_ARGS))))):
         src = src.replace(k, str(v))
     return src
 
@@ -1181,13 +1204,15 @@ class Reporter(object):
                   "map_full" if status == NF_MAP_FULL else None, None, extra)
 
     def verdict(self, raw, ts, comm, tid, ufid):
-        install_ns, removed_ns, result, reason, phase, _ = \
+        install_ns, removed_ns, result, reason, phase, upstream = \
             VERDICT.unpack_from(raw, HDR.size)
         event = RESULTS[result] if result < len(RESULTS) else str(result)
-        rname = REASONS[reason] if reason < len(REASONS) else str(reason)
+        rname = reason_name(reason)
         lifetime = (ts - install_ns) / 1e9 if install_ns else None
         self.counts[event] = self.counts.get(event, 0) + 1
         extra = {"phase": "sweep" if phase else "dump"}
+        if event == "delete":
+            extra["upstream_reason"] = reason_name(upstream)
         if removed_ns:
             # The flow left the datapath before (its "remove" event): this
             # verdict is on the ukey that it left behind.
@@ -1527,7 +1552,8 @@ def run(options):
     if not available:
         raise ToolError("%s (PID %d) has no USDT probes: it was built "
                         "without --enable-usdt-probes" % (exe, pid))
-    verdicts = PROBES_RESULT if options.keeps else PROBES_CHANGE
+    verdicts = ((PROBES_RESULT if options.keeps else PROBES_CHANGE)
+                + PROBES_UNEXPECTED)
     needed = [p for p, _ in verdicts]
     missing = [p for p in needed if p not in available]
     installs = [(p, fn) for p, fn in PROBES_INSTALL if p in available]
