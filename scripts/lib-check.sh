@@ -285,6 +285,14 @@ ts_run() {
         else
             grep -P '\t(fail|xpass)$' "$ts_dir/run.log.tsv" | cut -f1 | \
                 csort > "$ts_dir/rerun-wanted.txt"
+            # The rerun overwrites the failed tests' directories: keep
+            # them, with their logs, for the diagnosis.
+            rm -rf "$ts_dir/first-failures"
+            mkdir -p "$ts_dir/first-failures"
+            while read -r n; do
+                cp -r "$tree/tests/$ts_suite.dir/$n" \
+                    "$ts_dir/first-failures/" 2>/dev/null || true
+            done < "$ts_dir/rerun-wanted.txt"
             echo "$label: rerunning $(wc -l < "$ts_dir/rerun-wanted.txt") test(s) once (--recheck)"
             ts_make "$tree" "-j$ts_jobs --recheck" > "$ts_dir/rerun.log" 2>&1
             rc=$?
